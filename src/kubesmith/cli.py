@@ -1,0 +1,85 @@
+"""The kubesmith command line: small verbs over providers and bundles."""
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from kubesmith.errors import KubesmithError
+from kubesmith.inventory import DEFAULT_INVENTORY, LocalSpec, load_local
+from kubesmith.local import provider
+
+
+def _nodes_list(spec: LocalSpec, _: argparse.Namespace) -> int:
+    rows = [("NAME", "ADDRESS", "STATE", "GROUPS"), *provider.status(spec)]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _nodes_ssh(spec: LocalSpec, args: argparse.Namespace) -> int:
+    argv = provider.ssh_argv(spec, args.name, args.command)
+    os.execvp(argv[0], argv)
+
+
+def _with_name(action: Callable[[LocalSpec, str], None]) -> Callable[..., int]:
+    def verb(spec: LocalSpec, args: argparse.Namespace) -> int:
+        action(spec, args.name)
+        return 0
+
+    return verb
+
+
+def _whole(action: Callable[[LocalSpec], None]) -> Callable[..., int]:
+    def verb(spec: LocalSpec, _: argparse.Namespace) -> int:
+        action(spec)
+        return 0
+
+    return verb
+
+
+NODE_VERBS: dict[str, Callable[[LocalSpec, argparse.Namespace], int]] = {
+    "create": _whole(provider.create),
+    "delete": _whole(provider.delete),
+    "list": _nodes_list,
+    "ssh": _nodes_ssh,
+    "stop": _with_name(provider.stop),
+    "start": _with_name(provider.start),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="kubesmith", description=__doc__)
+    top.add_argument(
+        "-i", "--inventory", type=Path, default=Path(os.environ.get(
+            "KUBESMITH_INVENTORY", str(DEFAULT_INVENTORY))),
+        help="inventory directory or file (default: inventory/local, or $KUBESMITH_INVENTORY)",
+    )
+    groups = top.add_subparsers(dest="group", required=True)
+    nodes = groups.add_parser("nodes", help="local system-container nodes").add_subparsers(
+        dest="verb", required=True)
+    nodes.add_parser("create", help="create and boot every inventory host; wait for SSH")
+    nodes.add_parser("delete", help="remove the nodes, their bridge and firewall rules")
+    nodes.add_parser("list", help="show each inventory host and its state")
+    for verb, text in (("stop", "power a node off"), ("start", "boot a stopped node")):
+        nodes.add_parser(verb, help=text).add_argument("name")
+    ssh = nodes.add_parser("ssh", help="open a shell (or run a command) on a node")
+    ssh.add_argument("name")
+    ssh.add_argument("command", nargs=argparse.REMAINDER)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        spec = load_local(args.inventory)
+        return NODE_VERBS[args.verb](spec, args)
+    except KubesmithError as exc:
+        print(f"kubesmith: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

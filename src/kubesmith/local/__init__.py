@@ -1,0 +1,1 @@
+"""Local nodes: systemd-nspawn system containers on a host bridge."""

@@ -1,0 +1,109 @@
+"""Host services on the bridge address: the package proxy and DNS forwarder.
+
+Nodes have no route to the outside, so they install packages through
+apt-cacher-ng and resolve names through dnsmasq, both listening only on the
+bridge address. apt-cacher-ng is limited to the Debian archives it knows.
+"""
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubesmith import log
+from kubesmith.errors import KubesmithError
+from kubesmith.inventory import LocalNetwork
+from kubesmith.paths import cache_dir, state_dir
+from kubesmith.proc import run
+
+APT_PROXY_PORT = 3142
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    pidfile: Path
+    argv: list[str]
+
+
+def _service_dir(bridge: str) -> Path:
+    return state_dir() / "services" / bridge
+
+
+def services(net: LocalNetwork) -> list[Service]:
+    base = _service_dir(net.bridge)
+    address = str(net.gateway.ip)
+    apt_cache = cache_dir() / "apt-cacher-ng" / net.bridge
+    apt = Service(
+        name="apt-cacher-ng",
+        pidfile=base / "apt-cacher-ng.pid",
+        argv=[
+            "apt-cacher-ng",
+            "-c",
+            "/etc/apt-cacher-ng",
+            "ForeGround=0",
+            f"BindAddress={address}",
+            f"Port={APT_PROXY_PORT}",
+            f"CacheDir={apt_cache}",
+            f"LogDir={base / 'apt-cacher-ng-log'}",
+            f"PidFile={base / 'apt-cacher-ng.pid'}",
+            f"SocketPath={base / 'apt-cacher-ng.socket'}",
+            "ForceManaged=1",
+        ],
+    )
+    dns = Service(
+        name="dnsmasq",
+        pidfile=base / "dnsmasq.pid",
+        argv=[
+            "dnsmasq",
+            "--conf-file=/dev/null",
+            f"--listen-address={address}",
+            "--bind-interfaces",
+            "--no-hosts",
+            f"--pid-file={base / 'dnsmasq.pid'}",
+            "--user=dnsmasq",
+        ],
+    )
+    return [apt, dns]
+
+
+def _pid_alive(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid
+
+
+def ensure_services(net: LocalNetwork) -> None:
+    """Start the bridge's services unless they already run."""
+    for svc in services(net):
+        if _pid_alive(svc.pidfile):
+            continue
+        svc.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        for arg in svc.argv:
+            if arg.startswith(("CacheDir=", "LogDir=")):
+                Path(arg.split("=", 1)[1]).mkdir(parents=True, exist_ok=True)
+        run(svc.argv, what=f"start {svc.name} on {net.gateway.ip}")
+        deadline = time.monotonic() + 10
+        while not _pid_alive(svc.pidfile):
+            if time.monotonic() > deadline:
+                raise KubesmithError(f"{svc.name} did not start on {net.gateway.ip}")
+            time.sleep(0.1)
+        log.info(f"{svc.name} listening on {net.gateway.ip}")
+
+
+def stop_services(net: LocalNetwork) -> None:
+    """Stop the bridge's services and remove their runtime files (not the apt cache)."""
+    for svc in services(net):
+        pid = _pid_alive(svc.pidfile)
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _pid_alive(svc.pidfile) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _pid_alive(svc.pidfile):
+                os.kill(pid, signal.SIGKILL)
+    run(["rm", "-rf", _service_dir(net.bridge)], what="remove service state")
