@@ -24,6 +24,7 @@ PACKAGES = (
     "iproute2",
     "iputils-ping",
     "python3",
+    "python3-apt",
     "iptables",
     "ca-certificates",
     "curl",
@@ -55,6 +56,11 @@ ExecStart=/usr/local/sbin/kubesmith-cgroup-rw
 [Install]
 WantedBy=sysinit.target
 """
+
+
+def mirror() -> str:
+    """The Debian archive nodes are built from and install packages from."""
+    return os.environ.get("KUBESMITH_DEBIAN_MIRROR", DEFAULT_MIRROR)
 
 
 def image_key(release: str) -> str:
@@ -97,8 +103,7 @@ def ensure_image(release: str) -> Path:
     if os.geteuid() != 0:
         raise KubesmithError("building the node image needs root (debootstrap)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    mirror = os.environ.get("KUBESMITH_DEBIAN_MIRROR", DEFAULT_MIRROR)
-    log.info(f"building node image {target.name} with debootstrap from {mirror} (about 1 min)")
+    log.info(f"building node image {target.name} with debootstrap from {mirror()} (about 1 min)")
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         run(
@@ -108,7 +113,7 @@ def ensure_image(release: str) -> Path:
                 f"--include={','.join(PACKAGES)}",
                 release,
                 rootfs,
-                mirror,
+                mirror(),
             ],
             what=f"debootstrap Debian {release}",
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 from kubesmith import log
 from kubesmith.errors import KubesmithError
 from kubesmith.inventory import LocalNetwork
+from kubesmith.local.image import mirror
 from kubesmith.paths import cache_dir, state_dir
 from kubesmith.proc import run
 
@@ -31,25 +32,36 @@ def _service_dir(bridge: str) -> Path:
     return state_dir() / "services" / bridge
 
 
+def apt_proxy_config(bridge: str) -> str:
+    """apt-cacher-ng settings: only the Debian archive (and its security suite) pass."""
+    base = _service_dir(bridge)
+    archive = mirror().split("://", 1)[-1].rstrip("/")
+    return (
+        f"CacheDir: {cache_dir() / 'apt-cacher-ng'}\n"
+        f"LogDir: {base / 'apt-cacher-ng-log'}\n"
+        "SupportDir: /usr/lib/apt-cacher-ng\n"
+        f"Remap-debrep: {archive} ; {mirror().rstrip('/')}/\n"
+        "Remap-secdeb: deb.debian.org/debian-security security.debian.org/debian-security"
+        " ; http://deb.debian.org/debian-security/\n"
+        "ForceManaged: 1\n"
+    )
+
+
 def services(net: LocalNetwork) -> list[Service]:
     base = _service_dir(net.bridge)
     address = str(net.gateway.ip)
-    apt_cache = cache_dir() / "apt-cacher-ng" / net.bridge
     apt = Service(
         name="apt-cacher-ng",
         pidfile=base / "apt-cacher-ng.pid",
         argv=[
             "apt-cacher-ng",
             "-c",
-            "/etc/apt-cacher-ng",
+            str(base / "apt-cacher-ng"),
             "ForeGround=0",
             f"BindAddress={address}",
             f"Port={APT_PROXY_PORT}",
-            f"CacheDir={apt_cache}",
-            f"LogDir={base / 'apt-cacher-ng-log'}",
             f"PidFile={base / 'apt-cacher-ng.pid'}",
             f"SocketPath={base / 'apt-cacher-ng.socket'}",
-            "ForceManaged=1",
         ],
     )
     dns = Service(
@@ -77,15 +89,22 @@ def _pid_alive(pidfile: Path) -> int | None:
     return pid
 
 
+def _write_apt_proxy_config(bridge: str) -> None:
+    base = _service_dir(bridge)
+    for sub in ("apt-cacher-ng", "apt-cacher-ng-log"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    (cache_dir() / "apt-cacher-ng").mkdir(parents=True, exist_ok=True)
+    (base / "apt-cacher-ng" / "acng.conf").write_text(apt_proxy_config(bridge))
+
+
 def ensure_services(net: LocalNetwork) -> None:
     """Start the bridge's services unless they already run."""
     for svc in services(net):
         if _pid_alive(svc.pidfile):
             continue
         svc.pidfile.parent.mkdir(parents=True, exist_ok=True)
-        for arg in svc.argv:
-            if arg.startswith(("CacheDir=", "LogDir=")):
-                Path(arg.split("=", 1)[1]).mkdir(parents=True, exist_ok=True)
+        if svc.name == "apt-cacher-ng":
+            _write_apt_proxy_config(net.bridge)
         run(svc.argv, what=f"start {svc.name} on {net.gateway.ip}")
         deadline = time.monotonic() + 10
         while not _pid_alive(svc.pidfile):
