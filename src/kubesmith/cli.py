@@ -21,7 +21,7 @@ def _nodes_list(spec: LocalSpec, _: argparse.Namespace) -> int:
 
 def _nodes_ssh(spec: LocalSpec, args: argparse.Namespace) -> int:
     argv = provider.ssh_argv(spec, args.name, args.command)
-    os.execvp(argv[0], argv)
+    os.execvp(argv[0], argv)  # noqa: S606 - replaces this process with ssh, as intended
 
 
 def _with_name(action: Callable[[LocalSpec, str], None]) -> Callable[..., int]:
@@ -53,13 +53,16 @@ NODE_VERBS: dict[str, Callable[[LocalSpec, argparse.Namespace], int]] = {
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="kubesmith", description=__doc__)
     top.add_argument(
-        "-i", "--inventory", type=Path, default=Path(os.environ.get(
-            "KUBESMITH_INVENTORY", str(DEFAULT_INVENTORY))),
+        "-i",
+        "--inventory",
+        type=Path,
+        default=Path(os.environ.get("KUBESMITH_INVENTORY", str(DEFAULT_INVENTORY))),
         help="inventory directory or file (default: inventory/local, or $KUBESMITH_INVENTORY)",
     )
     groups = top.add_subparsers(dest="group", required=True)
     nodes = groups.add_parser("nodes", help="local system-container nodes").add_subparsers(
-        dest="verb", required=True)
+        dest="verb", required=True
+    )
     nodes.add_parser("create", help="create and boot every inventory host; wait for SSH")
     nodes.add_parser("delete", help="remove the nodes, their bridge and firewall rules")
     nodes.add_parser("list", help="show each inventory host and its state")

@@ -103,7 +103,10 @@ def local_spec(raw: dict[str, Any], source: Path) -> LocalSpec:
     first = hostvars.get(names[0], {})
     where = f"inventory {source}"
     try:
-        gateway = ipaddress.IPv4Interface(_require(first, "local_nodes_gateway", where))
+        value = str(_require(first, "local_nodes_gateway", where))
+        if "/" not in value:
+            raise ValueError(value)
+        gateway = ipaddress.IPv4Interface(value)
     except ValueError as exc:
         raise KubesmithError(
             f"{where}: local_nodes_gateway must be an address with prefix, e.g. 192.168.60.1/24"
@@ -117,9 +120,8 @@ def local_spec(raw: dict[str, Any], source: Path) -> LocalSpec:
         raise KubesmithError(f"{where}: local_nodes_bridge must be at most 15 characters")
     release = str(first.get("local_nodes_release", "bookworm"))
     if release not in SUPPORTED_RELEASES:
-        raise KubesmithError(
-            f"{where}: local_nodes_release `{release}` is not one of {', '.join(SUPPORTED_RELEASES)}"
-        )
+        choices = ", ".join(SUPPORTED_RELEASES)
+        raise KubesmithError(f"{where}: local_nodes_release `{release}` is not one of {choices}")
     nodes = []
     for name in names:
         address = ipaddress.IPv4Address(_require(hostvars.get(name, {}), "ansible_host", name))

@@ -62,7 +62,9 @@ author: kubesmith maintainers
 REQUIRED_GROUPS = ("etcd", "control_plane", "workers")
 VERSION_RE = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+DOMAIN_RE = re.compile(
+    r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+)
 
 
 def _network(value, var, errors):
@@ -109,7 +111,7 @@ def check_networks(params, errors):
     named = [("kube_pod_subnet", pod), ("kube_service_subnet", svc), ("kube_node_network", node)]
     present = [(n, v) for n, v in named if v is not None]
     for i, (name_a, a) in enumerate(present):
-        for name_b, b in present[i + 1:]:
+        for name_b, b in present[i + 1 :]:
             if a.overlaps(b):
                 errors.append(
                     f"{name_a} {a} overlaps {name_b} {b}: choose ranges that do not overlap"
@@ -229,9 +231,7 @@ def main():
     )
     errors = validate(module.params)
     if errors:
-        module.fail_json(
-            msg="inventory check failed:\n- " + "\n- ".join(errors), errors=errors
-        )
+        module.fail_json(msg="inventory check failed:\n- " + "\n- ".join(errors), errors=errors)
     module.exit_json(changed=False, msg="inventory is valid")
 
 

@@ -64,15 +64,17 @@ def _apply(binary: str, table: str, chain: str, rules: Sequence[Rule], netns: st
             _ipt(binary, netns, "-t", table, "-A", chain, *rule)
 
 
-def _remove(binary: str, table: str, chain: str, hook: str, rules: Sequence[Rule],
-            netns: str | None) -> None:
+def _remove(
+    binary: str, table: str, chain: str, hook: str, rules: Sequence[Rule], netns: str | None
+) -> None:
     if _ipt(binary, netns, "-t", table, "-n", "-L", chain, check=False) != 0:
         return
     for rule in rules:
         while _ipt(binary, netns, "-t", table, "-C", chain, *rule, check=False) == 0:
             _ipt(binary, netns, "-t", table, "-D", chain, *rule)
-    listing = run([*_ns(netns), binary, "-w", "-t", table, "-S", chain],
-                  what="list firewall rules").stdout
+    listing = run(
+        [*_ns(netns), binary, "-w", "-t", table, "-S", chain], what="list firewall rules"
+    ).stdout
     if len(listing.strip().splitlines()) <= 1:
         while _ipt(binary, netns, "-t", table, "-C", hook, "-j", chain, check=False) == 0:
             _ipt(binary, netns, "-t", table, "-D", hook, "-j", chain)
@@ -94,8 +96,14 @@ def remove_firewall(net: LocalNetwork, netns: str | None = None) -> None:
     """Remove exactly the rules apply_firewall added for this bridge."""
     everything = LocalNetwork(bridge=net.bridge, gateway=net.gateway, egress_nat=True)
     for binary in IPTABLES:
-        _remove(binary, "filter", CHAIN, "FORWARD",
-                forward_rules(everything) + forward_rules(net), netns)
+        _remove(
+            binary,
+            "filter",
+            CHAIN,
+            "FORWARD",
+            forward_rules(everything) + forward_rules(net),
+            netns,
+        )
     _remove("iptables", "nat", NAT_CHAIN, "POSTROUTING", nat_rules(everything), netns)
 
 
@@ -113,11 +121,14 @@ def ensure_bridge(net: LocalNetwork, netns: str | None = None) -> None:
     prefix = _ns(netns)
     if not bridge_exists(net.bridge, netns):
         run([*prefix, "ip", "link", "add", net.bridge, "type", "bridge"], what="create bridge")
-    addresses = run([*prefix, "ip", "-o", "-4", "addr", "show", "dev", net.bridge],
-                    what="read bridge addresses").stdout
+    addresses = run(
+        [*prefix, "ip", "-o", "-4", "addr", "show", "dev", net.bridge], what="read bridge addresses"
+    ).stdout
     if str(net.gateway) not in addresses:
-        run([*prefix, "ip", "addr", "add", str(net.gateway), "dev", net.bridge],
-            what="address bridge")
+        run(
+            [*prefix, "ip", "addr", "add", str(net.gateway), "dev", net.bridge],
+            what="address bridge",
+        )
     run([*prefix, "ip", "link", "set", net.bridge, "up"], what="bring bridge up")
 
 

@@ -114,7 +114,11 @@ class LocalNode:
         if not os.path.ismount(self.rootfs):
             run(
                 [
-                    "mount", "-t", "overlay", f"kubesmith-{self.name}", "-o",
+                    "mount",
+                    "-t",
+                    "overlay",
+                    f"kubesmith-{self.name}",
+                    "-o",
                     f"lowerdir={image},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}",
                     self.rootfs,
                 ],
@@ -129,8 +133,10 @@ class LocalNode:
         (self.rootfs / "root/.ssh").chmod(0o700)
         key = self.rootfs / "etc/ssh/ssh_host_ed25519_key"
         if not key.exists():
-            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.name, "-f", key],
-                what=f"generate the SSH host key of {self.name}")
+            run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.name, "-f", key],
+                what=f"generate the SSH host key of {self.name}",
+            )
         host_key_pub.write_text(key.with_suffix(".pub").read_text())
 
     def boot(self, bridge: str) -> None:
@@ -140,11 +146,20 @@ class LocalNode:
         dirs = cgroups.prepare(self.name)
         self._save_meta(cgroups=json.dumps([str(d) for d in dirs]))
         argv = [
-            "systemd-nspawn", "--boot", f"--directory={self.rootfs}", f"--machine={self.name}",
-            "--register=no", "--keep-unit", "--console=read-only",
-            f"--network-bridge={bridge}", "--capability=all",
-            "--system-call-filter=@keyring bpf", "--resolv-conf=off", "--timezone=off",
-            "--link-journal=no", f"--bind={self.dir / 'containerd'}:/var/lib/containerd",
+            "systemd-nspawn",
+            "--boot",
+            f"--directory={self.rootfs}",
+            f"--machine={self.name}",
+            "--register=no",
+            "--keep-unit",
+            "--console=read-only",
+            f"--network-bridge={bridge}",
+            "--capability=all",
+            "--system-call-filter=@keyring bpf",
+            "--resolv-conf=off",
+            "--timezone=off",
+            "--link-journal=no",
+            f"--bind={self.dir / 'containerd'}:/var/lib/containerd",
         ]
         with self.console.open("ab") as console:
             proc = subprocess.Popen(
@@ -153,7 +168,7 @@ class LocalNode:
                 stdout=console,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=lambda: cgroups.enter(dirs),  # noqa: PLW1509
+                preexec_fn=lambda: cgroups.enter(dirs),
             )
         (self.dir / "pid").write_text(f"{proc.pid}\n")
         time.sleep(0.2)

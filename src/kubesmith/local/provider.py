@@ -22,11 +22,16 @@ SSH_TIMEOUT = 120.0
 
 def ssh_options(spec: LocalSpec) -> list[str]:
     return [
-        "-i", str(spec.ssh_key),
-        "-o", f"UserKnownHostsFile={known_hosts(spec)}",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=5",
+        "-i",
+        str(spec.ssh_key),
+        "-o",
+        f"UserKnownHostsFile={known_hosts(spec)}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
     ]
 
 
@@ -42,8 +47,10 @@ def _require_root() -> None:
 def _ensure_client_key(key: Path) -> str:
     if not key.exists():
         key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kubesmith", "-f", key],
-            what=f"generate SSH key {key}")
+        run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kubesmith", "-f", key],
+            what=f"generate SSH key {key}",
+        )
     return key.with_suffix(".pub").read_text()
 
 
@@ -65,8 +72,11 @@ def _answers_ssh(spec: LocalSpec, address: str) -> bool:
             pass
     except OSError:
         return False
-    result = run(["ssh", *ssh_options(spec), f"{spec.ssh_user}@{address}", "true"],
-                 what="probe SSH", check=False)
+    result = run(
+        ["ssh", *ssh_options(spec), f"{spec.ssh_user}@{address}", "true"],
+        what="probe SSH",
+        check=False,
+    )
     return result.returncode == 0
 
 

@@ -1,0 +1,51 @@
+# kubesmith: `make setup` once, then `make up` / `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+PROVIDER ?= local
+INVENTORY ?= inventory/local
+SCENARIOS ?= node_prereqs
+
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup host-packages up down nodes test lint unit molecule bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml scripts/host-packages.txt scripts/install-host-packages
+	scripts/install-host-packages scripts/host-packages.txt
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	touch $@
+
+host-packages:
+	scripts/install-host-packages scripts/host-packages.txt
+
+up: setup
+	@echo "make up: provider '$(PROVIDER)', inventory $(INVENTORY)"
+	$(BIN)/kubesmith -i $(INVENTORY) nodes create
+	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/prereqs.yml
+
+down: setup
+	$(BIN)/kubesmith -i $(INVENTORY) nodes delete
+
+test: setup lint unit molecule
+
+lint: setup
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/ruff check src tests molecule bench roles
+	$(BIN)/ruff format --check src tests molecule bench roles
+
+unit: setup
+	$(BIN)/pytest
+
+molecule: setup
+	set -e; for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s; done
+
+bench: setup
+	$(BIN)/python bench/nodes_create.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

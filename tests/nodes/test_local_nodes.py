@@ -1,0 +1,99 @@
+"""Local node lifecycle through the CLI: create, re-create, stop/start, delete."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubesmith.local.network import CHAIN
+from kubesmith.paths import state_dir
+
+pytestmark = pytest.mark.nodes
+
+KUBESMITH = Path(sys.executable).parent / "kubesmith"
+BRIDGE = "ksbr-lt"
+NODES = {"lt1": "192.168.63.10", "lt2": "192.168.63.11"}
+
+
+def cli(inventory: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KUBESMITH, "-i", inventory, *args], capture_output=True, text=True, check=check
+    )
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory):
+    inv = tmp_path_factory.mktemp("lt") / "inventory"
+    (inv / "group_vars" / "all").mkdir(parents=True)
+    hosts = {
+        "all": {
+            "children": {
+                "workers": {"hosts": {name: {"ansible_host": ip} for name, ip in NODES.items()}}
+            }
+        }
+    }
+    (inv / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    (inv / "group_vars" / "all" / "local_nodes.yml").write_text(
+        yaml.safe_dump(
+            {
+                "local_nodes_bridge": BRIDGE,
+                "local_nodes_gateway": "192.168.63.1/24",
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(state_dir() / "ssh" / "id_ed25519"),
+            }
+        )
+    )
+    yield inv
+    cli(inv, "nodes", "delete", check=False)
+
+
+def _leftovers() -> list[str]:
+    found = []
+    procs = subprocess.run(["pgrep", "-af", "systemd-nspawn"], capture_output=True, text=True)
+    found += [p for p in procs.stdout.splitlines() if any(f"--machine={n}" in p for n in NODES)]
+    found += [str(p) for n in NODES for p in Path("/sys/fs/cgroup").rglob(f"nspawn-{n}")]
+    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode == 0:
+        found.append(f"bridge {BRIDGE}")
+    rules = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
+    found += [r for r in rules.splitlines() if BRIDGE in r]
+    found += [str(state_dir() / "nodes" / n) for n in NODES if (state_dir() / "nodes" / n).exists()]
+    mounts = Path("/proc/self/mounts").read_text()
+    found += [m for m in mounts.splitlines() if any(f"nodes/{n}/" in m for n in NODES)]
+    procs = subprocess.run(["pgrep", "-af", f"services/{BRIDGE}/"], capture_output=True, text=True)
+    found += procs.stdout.splitlines()
+    return found
+
+
+def test_lifecycle_leaves_nothing_behind(inventory):
+    created = cli(inventory, "nodes", "create")
+    assert "2 nodes ready" in created.stderr
+    listing = cli(inventory, "nodes", "list").stdout
+    assert all(f"{n}  " in listing for n in NODES) and listing.count("running") == 2
+
+    hostname = cli(inventory, "nodes", "ssh", "lt2", "hostname").stdout.strip()
+    assert hostname == "lt2"
+    assert cli(inventory, "nodes", "ssh", "lt1", "ping", "-c1", "-W2", NODES["lt2"]).returncode == 0
+
+    again = cli(inventory, "nodes", "create")
+    assert "booting" not in again.stderr and "lt1: running" in again.stderr
+
+    cli(inventory, "nodes", "stop", "lt1")
+    assert "stopped" in cli(inventory, "nodes", "list").stdout
+    assert cli(inventory, "nodes", "ssh", "lt1", "true", check=False).returncode != 0
+    cli(inventory, "nodes", "start", "lt1")
+    assert cli(inventory, "nodes", "ssh", "lt1", "cat", "/etc/hostname").stdout.strip() == "lt1"
+
+    rules = subprocess.run(["iptables", "-w", "-S", CHAIN], capture_output=True, text=True).stdout
+    assert f"-A {CHAIN} -i {BRIDGE} -j DROP" in rules
+
+    assert _leftovers() != [], "negative control: while nodes run there is state to find"
+    cli(inventory, "nodes", "delete")
+    assert _leftovers() == []
+
+
+def test_unknown_node_is_a_clear_error(inventory):
+    result = cli(inventory, "nodes", "stop", "nope", check=False)
+    assert result.returncode == 1
+    assert "no host nope in this inventory (hosts: lt1, lt2)" in result.stderr

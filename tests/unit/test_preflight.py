@@ -1,0 +1,239 @@
+"""The preflight play rejects bad inventories before any host is contacted.
+
+Each case runs the real playbooks/prereqs.yml with ansible-playbook. The hosts
+use a connection plugin that does not exist, and the test checks the recap:
+only localhost (where preflight runs) may appear in it.
+"""
+
+import copy
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+BIN = Path(sys.executable).parent
+
+VALID_HOSTS = {
+    "all": {
+        "vars": {"ansible_connection": "kubesmith_unreachable"},
+        "children": {
+            "etcd": {"hosts": {"etcd1": {"ansible_host": "192.168.60.10"}}},
+            "control_plane": {"hosts": {"cp1": {"ansible_host": "192.168.60.11"}}},
+            "workers": {
+                "hosts": {
+                    "worker1": {"ansible_host": "192.168.60.21"},
+                    "worker2": {"ansible_host": "192.168.60.22"},
+                }
+            },
+            "k8s_cluster": {"children": {"control_plane": None, "workers": None}},
+        },
+    }
+}
+VALID_VARS = {
+    "kube_pod_subnet": "10.244.0.0/16",
+    "kube_service_subnet": "10.96.0.0/12",
+    "kube_dns_ip": "10.96.0.10",
+    "kube_cluster_domain": "cluster.local",
+}
+
+Mutation = Callable[[dict, dict], None]
+
+
+def _children(hosts: dict) -> dict:
+    return hosts["all"]["children"]
+
+
+def _set_var(name: str, value: object) -> Mutation:
+    def mutate(_hosts: dict, variables: dict) -> None:
+        variables[name] = value
+
+    return mutate
+
+
+def _drop_group(group: str) -> Mutation:
+    def mutate(hosts: dict, _variables: dict) -> None:
+        del _children(hosts)[group]
+        if group in ("control_plane", "workers"):
+            del _children(hosts)["k8s_cluster"]["children"][group]
+
+    return mutate
+
+
+def _add_etcd(_hosts: dict, _variables: dict) -> None:
+    _children(_hosts)["etcd"]["hosts"]["etcd2"] = {"ansible_host": "192.168.60.12"}
+
+
+def _empty_control_plane(hosts: dict, _variables: dict) -> None:
+    _children(hosts)["control_plane"]["hosts"] = {}
+
+
+def _duplicate_ip(hosts: dict, _variables: dict) -> None:
+    _children(hosts)["workers"]["hosts"]["worker2"]["ansible_host"] = "192.168.60.21"
+
+
+def _duplicate_name(hosts: dict, _variables: dict) -> None:
+    _children(hosts)["workers"]["hosts"]["WORKER1.example"] = {"ansible_host": "192.168.60.23"}
+
+
+def _bad_name(hosts: dict, _variables: dict) -> None:
+    _children(hosts)["workers"]["hosts"]["worker_3"] = {"ansible_host": "192.168.60.23"}
+
+
+def _node_in_pod_net(hosts: dict, _variables: dict) -> None:
+    _children(hosts)["workers"]["hosts"]["worker2"]["ansible_host"] = "10.244.7.5"
+
+
+def _second_control_plane(hosts: dict, _variables: dict) -> None:
+    _children(hosts)["control_plane"]["hosts"]["cp2"] = {"ansible_host": "192.168.60.12"}
+
+
+def _both_roles(hosts: dict, _variables: dict) -> None:
+    _children(hosts)["workers"]["hosts"]["cp1"] = {"ansible_host": "192.168.60.11"}
+
+
+def _not_an_ip(hosts: dict, _variables: dict) -> None:
+    _children(hosts)["workers"]["hosts"]["worker2"]["ansible_host"] = "worker2.lan"
+
+
+# (case id, mutation, text the error must contain)
+BAD_CASES: list[tuple[str, Mutation, str]] = [
+    (
+        "pod-overlaps-service",
+        _set_var("kube_service_subnet", "10.240.0.0/12"),
+        "kube_pod_subnet 10.244.0.0/16 overlaps kube_service_subnet 10.240.0.0/12",
+    ),
+    ("even-etcd-count", _add_etcd, "group 'etcd' has 2 hosts"),
+    ("missing-workers-group", _drop_group("workers"), "group 'workers' is missing"),
+    ("missing-etcd-group", _drop_group("etcd"), "group 'etcd' is missing"),
+    ("empty-control-plane", _empty_control_plane, "group 'control_plane' has no hosts"),
+    (
+        "dns-outside-services",
+        _set_var("kube_dns_ip", "10.112.0.10"),
+        "kube_dns_ip 10.112.0.10 is outside kube_service_subnet 10.96.0.0/12",
+    ),
+    ("dns-reserved", _set_var("kube_dns_ip", "10.96.0.1"), "kube_dns_ip 10.96.0.1 is reserved"),
+    (
+        "pod-not-cidr",
+        _set_var("kube_pod_subnet", "10.244.0.0/33"),
+        "kube_pod_subnet: '10.244.0.0/33'",
+    ),
+    (
+        "pod-host-bits",
+        _set_var("kube_pod_subnet", "10.244.1.0/16"),
+        "kube_pod_subnet: '10.244.1.0/16'",
+    ),
+    (
+        "pod-too-small",
+        _set_var("kube_pod_subnet", "10.244.0.0/24"),
+        "kube_pod_subnet 10.244.0.0/24 is too small",
+    ),
+    (
+        "service-too-large",
+        _set_var("kube_service_subnet", "10.0.0.0/8"),
+        "kube_service_subnet 10.0.0.0/8 is too large",
+    ),
+    ("duplicate-ip", _duplicate_ip, "address 192.168.60.21 is used by 'worker1' too"),
+    ("duplicate-node-name", _duplicate_name, "node name 'worker1' is used by"),
+    ("invalid-node-name", _bad_name, "host 'worker_3': not a valid node name"),
+    (
+        "node-inside-pod-network",
+        _node_in_pod_net,
+        "host 'worker2': address 10.244.7.5 is inside kube_pod_subnet",
+    ),
+    (
+        "node-outside-node-network",
+        _set_var("kube_node_network", "192.168.70.0/24"),
+        "address 192.168.60.10 is outside kube_node_network 192.168.70.0/24",
+    ),
+    (
+        "node-network-overlaps-services",
+        _set_var("kube_node_network", "10.100.0.0/24"),
+        "kube_service_subnet 10.96.0.0/12 overlaps kube_node_network 10.100.0.0/24",
+    ),
+    ("ha-without-endpoint", _second_control_plane, "kube_control_plane_endpoint is empty"),
+    ("host-in-two-roles", _both_roles, "host 'cp1' is in both control_plane and workers"),
+    ("bad-version", _set_var("kube_version", "latest"), "kube_version: 'latest' is not a version"),
+    (
+        "bad-domain",
+        _set_var("kube_cluster_domain", "Cluster_Local"),
+        "kube_cluster_domain: 'Cluster_Local' is not a DNS domain",
+    ),
+    ("address-not-ip", _not_an_ip, "address 'worker2.lan' is not an IP"),
+]
+
+
+def _write_inventory(root: Path, mutate: Mutation | None) -> Path:
+    hosts = copy.deepcopy(VALID_HOSTS)
+    variables = dict(VALID_VARS)
+    if mutate:
+        mutate(hosts, variables)
+    inv = root / "inventory"
+    (inv / "group_vars" / "all").mkdir(parents=True)
+    (inv / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    (inv / "group_vars" / "all" / "cluster.yml").write_text(yaml.safe_dump(variables))
+    return inv
+
+
+def _run(repo: Path, inventory: Path, playbook: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BIN / "ansible-playbook", "-i", inventory, repo / "playbooks" / playbook],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PATH": f"{BIN}:/usr/bin:/bin",
+            "ANSIBLE_NOCOLOR": "1",
+            "HOME": str(inventory.parent),
+            "ANSIBLE_CONFIG": str(repo / "ansible.cfg"),
+        },
+    )
+
+
+def _recap_hosts(output: str) -> set[str]:
+    recap = output.split("PLAY RECAP", 1)[-1]
+    return set(re.findall(r"^(\S+)\s+: ok=", recap, flags=re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def outcomes(repo, tmp_path_factory):
+    """Run every bad case (plus the valid inventory) once, a few at a time."""
+    cases = [("valid", None, ""), *BAD_CASES]
+
+    def run_case(case):
+        case_id, mutate, _ = case
+        inventory = _write_inventory(tmp_path_factory.mktemp(case_id), mutate)
+        return case_id, _run(repo, inventory, "prereqs.yml")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(run_case, cases))
+
+
+def test_at_least_fifteen_kinds_of_bad_inventory():
+    assert len({case_id for case_id, _, _ in BAD_CASES}) >= 15
+
+
+@pytest.mark.parametrize(
+    ("case_id", "expected"), [(c[0], c[2]) for c in BAD_CASES], ids=[c[0] for c in BAD_CASES]
+)
+def test_bad_inventory_rejected_before_hosts(outcomes, case_id, expected):
+    result = outcomes[case_id]
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "inventory check failed" in output
+    assert expected in output
+    assert _recap_hosts(output) == {"localhost"}, "a node was contacted"
+
+
+def test_valid_inventory_passes_preflight(outcomes):
+    """Negative control: the same inventory unmodified passes preflight and then
+    reaches the hosts (which fail only on the deliberately missing connection)."""
+    result = outcomes["valid"]
+    output = result.stdout + result.stderr
+    assert "inventory check failed" not in output
+    assert {"etcd1", "cp1", "worker1", "worker2"} <= _recap_hosts(output)
