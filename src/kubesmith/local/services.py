@@ -14,9 +14,9 @@ from pathlib import Path
 from kubesmith import log
 from kubesmith.errors import KubesmithError
 from kubesmith.inventory import LocalNetwork
-from kubesmith.local.image import mirror
 from kubesmith.paths import cache_dir, state_dir
 from kubesmith.proc import run
+from kubesmith.rootfs import mirror
 
 APT_PROXY_PORT = 3142
 
