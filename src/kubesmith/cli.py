@@ -71,12 +71,26 @@ def parser() -> argparse.ArgumentParser:
     ssh = nodes.add_parser("ssh", help="open a shell (or run a command) on a node")
     ssh.add_argument("name")
     ssh.add_argument("command", nargs=argparse.REMAINDER)
+    bundle = groups.add_parser("bundle", help="the offline bundle").add_subparsers(
+        dest="verb", required=True)
+    build = bundle.add_parser("build", help="build every pinned binary and image (cached)")
+    build.add_argument("--only", action="append", metavar="COMPONENT",
+                       help="build only this component (repeatable)")
     return top
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from kubesmith.bundle import build, versions
+
+    build.build_components(versions.load(), set(args.only) if args.only else None)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.group == "bundle":
+            return _bundle(args)
         spec = load_local(args.inventory)
         return NODE_VERBS[args.verb](spec, args)
     except KubesmithError as exc:

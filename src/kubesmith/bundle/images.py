@@ -1,0 +1,223 @@
+"""The container images the cluster runs, assembled from built binaries and
+Debian root filesystems, under the names upstream publishes them with."""
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubesmith import log
+from kubesmith.bundle.components import K8S_COMMANDS, Versions
+from kubesmith.bundle.oci import ImageConfig, LayerBlob, Layout
+from kubesmith.bundle.tarball import Entry, tree_entries
+from kubesmith.bundle.versions import bare
+from kubesmith.errors import KubesmithError
+from kubesmith.proc import run
+from kubesmith.rootfs import ensure_rootfs
+
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Runtime tools for images that program the node's network from a pod.
+NETBASE_PACKAGES = ("iptables", "ipset", "conntrack", "iproute2", "kmod", "procps", "runit")
+NETBASE_RELEASE = "bookworm"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A command that proves the image's program runs: args and expected output."""
+
+    args: tuple[str, ...]
+    expect: str
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A layer: a cache key and a function that lists its entries when needed."""
+
+    key: str
+    entries: Callable[[], list[Entry]]
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    ref: str
+    layers: tuple[LayerSpec, ...]
+    config: ImageConfig
+    check: Check
+    components: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _files_layer(key: str, files: dict[str, Path], dirs: tuple[str, ...] = ()) -> LayerSpec:
+    def entries() -> list[Entry]:
+        made = {Entry(d) for d in dirs}
+        for name in files:
+            parts = name.split("/")[:-1]
+            made |= {Entry("/".join(parts[: i + 1])) for i in range(len(parts))}
+        return sorted(made, key=lambda e: e.name) + [
+            Entry(name, src, mode=0o755) for name, src in sorted(files.items())
+        ]
+
+    return LayerSpec(key, entries)
+
+
+def _digest_of(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(str(path.stat().st_size).encode())
+        digest.update(str(path.stat().st_mtime_ns).encode())
+    return digest.hexdigest()[:16]
+
+
+def base_layer(workdir: Path) -> LayerSpec:
+    """Minimal files a static binary's image wants: users, groups, /tmp."""
+    etc = workdir / "base-etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    accounts = (
+        ("root", 0, "/root"),
+        ("nginx", 101, "/nonexistent"),
+        ("nobody", 65534, "/nonexistent"),
+    )
+    users = "".join(f"{n}:x:{i}:{i}:{n}:{home}:/sbin/nologin\n" for n, i, home in accounts)
+    group = "root:x:0:\nnginx:x:101:\nnogroup:x:65534:\n"
+    (etc / "passwd").write_text(users)
+    (etc / "group").write_text(group)
+    (etc / "nsswitch.conf").write_text("hosts: files dns\n")
+    key = "base-" + hashlib.sha256((users + group).encode()).hexdigest()[:12]
+
+    def entries() -> list[Entry]:
+        return [
+            Entry("etc"),
+            Entry("etc/group", etc / "group", 0o644),
+            Entry("etc/nsswitch.conf", etc / "nsswitch.conf", 0o644),
+            Entry("etc/passwd", etc / "passwd", 0o644),
+            Entry("tmp", mode=0o1777),
+        ]
+
+    return LayerSpec(key, entries)
+
+
+def debian_layer(kind: str, release: str, packages: tuple[str, ...]) -> LayerSpec:
+    root = ensure_rootfs(kind, release, packages)
+    return LayerSpec(f"{root.parent.name}", lambda: tree_entries(root))
+
+
+def busybox_root(workdir: Path, version: str) -> Path:
+    """busybox-static from Debian, unpacked, with its applet links."""
+    pkgdir = workdir / f"busybox-{version}"
+    binary = pkgdir / "bin" / "busybox"
+    if binary.exists():
+        return pkgdir
+    with tempfile.TemporaryDirectory() as tmp:
+        run(
+            ["apt-get", "download", "busybox-static"], what="download busybox-static", cwd=Path(tmp)
+        )
+        deb = next(Path(tmp).glob("busybox-static_*.deb"))
+        run(["dpkg-deb", "-x", deb, tmp + "/x"], what="unpack busybox-static")
+        found = Path(tmp) / "x/bin/busybox"
+        reported = run([found, "--help"], what="run busybox", check=False).stdout
+        if f"v{version}" not in reported.splitlines()[0]:
+            raise KubesmithError(
+                f"Debian's busybox-static is {reported.splitlines()[0]!r}, not {version}: "
+                f"set kube_busybox_version to match"
+            )
+        (pkgdir / "bin").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(found, binary)
+    applets = run([binary, "--list"], what="list busybox applets").stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            (pkgdir / "bin" / applet).symlink_to("busybox")
+    return pkgdir
+
+
+def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> list[ImageSpec]:
+    v = versions
+    base = base_layer(workdir)
+    net = debian_layer("netbase", NETBASE_RELEASE, NETBASE_PACKAGES)
+    k8s = outputs["kubernetes"]
+    specs = []
+    for command in K8S_COMMANDS[3:]:
+        binary_layer = _files_layer(
+            f"{command}-{_digest_of([k8s / command])}", {f"usr/local/bin/{command}": k8s / command}
+        )
+        layers = (net, binary_layer) if command == "kube-proxy" else (base, binary_layer)
+        specs.append(
+            ImageSpec(
+                f"registry.k8s.io/{command}:{v['kube_version']}",
+                layers,
+                ImageConfig(entrypoint=[f"/usr/local/bin/{command}"], env=[PATH_ENV]),
+                Check(("--version",), f"Kubernetes {v['kube_version']}"),
+                ("kubernetes",),
+            )
+        )
+    pause = outputs["pause"] / "pause"
+    specs.append(
+        ImageSpec(
+            f"registry.k8s.io/pause:{v['kube_pause_version']}",
+            (_files_layer(f"pause-{_digest_of([pause])}", {"pause": pause}),),
+            ImageConfig(entrypoint=["/pause"], user="65535:65535"),
+            Check(("-v",), f"v{v['kube_pause_version']}"),
+            ("pause",),
+        )
+    )
+    coredns = outputs["coredns"] / "coredns"
+    specs.append(
+        ImageSpec(
+            f"registry.k8s.io/coredns/coredns:{v['kube_coredns_version']}",
+            (base, _files_layer(f"coredns-{_digest_of([coredns])}", {"coredns": coredns})),
+            ImageConfig(entrypoint=["/coredns"]),
+            Check(("-version",), f"CoreDNS-{bare(v['kube_coredns_version'])}"),
+            ("coredns",),
+        )
+    )
+    flanneld = outputs["flannel"] / "flanneld"
+    specs.append(
+        ImageSpec(
+            f"docker.io/flannel/flannel:{v['kube_flannel_version']}",
+            (
+                net,
+                _files_layer(f"flannel-{_digest_of([flanneld])}", {"opt/bin/flanneld": flanneld}),
+            ),
+            ImageConfig(entrypoint=["/opt/bin/flanneld"], env=[PATH_ENV]),
+            Check(("--version",), v["kube_flannel_version"]),
+            ("flannel",),
+        )
+    )
+    busybox = busybox_root(workdir, v["kube_busybox_version"])
+    specs.append(
+        ImageSpec(
+            f"docker.io/library/busybox:{v['kube_busybox_version']}",
+            (
+                base,
+                LayerSpec(f"busybox-{v['kube_busybox_version']}", lambda: tree_entries(busybox)),
+            ),
+            ImageConfig(cmd=["sh"], env=[PATH_ENV]),
+            Check(("busybox",), f"BusyBox v{v['kube_busybox_version']}"),
+            (),
+        )
+    )
+    return specs
+
+
+def build_images(layout: Layout, specs: list[ImageSpec]) -> dict[str, str]:
+    """Assemble every image into the layout; return ref -> manifest digest."""
+    built = {}
+    for spec in specs:
+        layers: list[LayerBlob] = []
+        for layer in spec.layers:
+            layers.append(layout.layer(layer.key, layer.entries()))
+        built[spec.ref] = layout.image(spec.ref, layers, spec.config).digest
+        log.info(f"image {spec.ref}: {built[spec.ref][:19]}")
+    return built
+
+
+def write_checks(path: Path, specs: list[ImageSpec]) -> None:
+    """Record how to prove each image runs, for tests and `kubesmith mirror` users."""
+    path.write_text(
+        json.dumps(
+            {s.ref: {"args": list(s.check.args), "expect": s.check.expect} for s in specs}, indent=2
+        )
+        + "\n"
+    )
