@@ -5,11 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
 PROVIDER ?= local
 INVENTORY ?= inventory/local
-SCENARIOS ?= node_prereqs
+SCENARIOS ?= node_prereqs offline_mirror
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup host-packages up down nodes test lint unit molecule bench clean
+.PHONY: setup host-packages up down test lint bundle mirror unit molecule bench clean
 
 setup: $(STAMP)
 
@@ -30,7 +30,7 @@ up: setup
 down: setup
 	$(BIN)/kubesmith -i $(INVENTORY) nodes delete
 
-test: setup lint unit molecule
+test: setup lint bundle unit molecule
 
 lint: setup
 	$(BIN)/yamllint --strict .
@@ -38,14 +38,21 @@ lint: setup
 	$(BIN)/ruff check src tests molecule bench roles
 	$(BIN)/ruff format --check src tests molecule bench roles
 
+bundle: setup
+	$(BIN)/kubesmith bundle build
+
+mirror: bundle
+	$(BIN)/kubesmith -i $(INVENTORY) mirror serve
+
 unit: setup
-	$(BIN)/pytest
+	KUBESMITH_REQUIRE_BUNDLE=1 $(BIN)/pytest
 
 molecule: setup
 	set -e; for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s; done
 
 bench: setup
 	$(BIN)/python bench/nodes_create.py
+	$(BIN)/python bench/bundle_build.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

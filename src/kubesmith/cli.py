@@ -72,17 +72,42 @@ def parser() -> argparse.ArgumentParser:
     ssh.add_argument("name")
     ssh.add_argument("command", nargs=argparse.REMAINDER)
     bundle = groups.add_parser("bundle", help="the offline bundle").add_subparsers(
-        dest="verb", required=True)
+        dest="verb", required=True
+    )
     build = bundle.add_parser("build", help="build every pinned binary and image (cached)")
-    build.add_argument("--only", action="append", metavar="COMPONENT",
-                       help="build only this component (repeatable)")
+    build.add_argument(
+        "--only",
+        action="append",
+        metavar="COMPONENT",
+        help="build only this component (repeatable); skips files and images",
+    )
+    mirror = groups.add_parser("mirror", help="serve the bundle to nodes").add_subparsers(
+        dest="verb", required=True
+    )
+    serve = mirror.add_parser("serve", help="file server + registry; push every image")
+    serve.add_argument(
+        "--address", help="listen address (default: the inventory's local_nodes_gateway)"
+    )
+    stop = mirror.add_parser("stop", help="stop the file server and registry")
+    stop.add_argument("--address", help="only the instance on this address (default: all)")
     return top
 
 
 def _bundle(args: argparse.Namespace) -> int:
     from kubesmith.bundle import build, versions
 
-    build.build_components(versions.load(), set(args.only) if args.only else None)
+    build.build_bundle(versions.load(), set(args.only) if args.only else None)
+    return 0
+
+
+def _mirror(args: argparse.Namespace) -> int:
+    from kubesmith import mirror
+
+    if args.verb == "stop":
+        mirror.stop(args.address)
+        return 0
+    address = args.address or str(load_local(args.inventory).network.gateway.ip)
+    mirror.serve(address)
     return 0
 
 
@@ -91,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.group == "bundle":
             return _bundle(args)
+        if args.group == "mirror":
+            return _mirror(args)
         spec = load_local(args.inventory)
         return NODE_VERBS[args.verb](spec, args)
     except KubesmithError as exc:

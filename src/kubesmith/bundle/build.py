@@ -91,3 +91,40 @@ def build_components(versions: Versions, only: set[str] | None = None) -> dict[s
     return {
         c.name: ensure_component(c, versions) for c in COMPONENTS if only is None or c.name in only
     }
+
+
+def tree_size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def build_bundle(versions: Versions, only: set[str] | None = None) -> dict[str, object]:
+    """Components, then the upstream-shaped files, then the images; return a summary."""
+    from kubesmith.bundle import images, publish
+    from kubesmith.bundle.oci import Layout
+
+    started = time.monotonic()
+    outputs = build_components(versions, only)
+    if only is not None:
+        return {"components": sorted(outputs)}
+    files_root = bundle_dir() / "files"
+    published = publish.publish(outputs, files_root, versions)
+    log.info(f"files: {len(published)} published under {files_root}")
+    layout = Layout(bundle_dir() / "oci")
+    specs = images.image_specs(versions, outputs, bundle_dir() / "work" / "images")
+    built = images.build_images(layout, specs)
+    images.write_checks(bundle_dir() / "image-checks.json", specs)
+    summary: dict[str, object] = {
+        "versions": versions,
+        "files": [str(p.relative_to(files_root)) for p in published],
+        "images": built,
+        "files_bytes": tree_size(files_root),
+        "images_bytes": tree_size(layout.blobs),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    (bundle_dir() / "bundle.json").write_text(json.dumps(summary, indent=2) + "\n")
+    mib = (int(summary["files_bytes"]) + int(summary["images_bytes"])) / 2**20  # type: ignore[call-overload]
+    log.info(
+        f"bundle ready in {summary['seconds']}s: {len(built)} images, "
+        f"{len(published)} files, {mib:.0f} MiB"
+    )
+    return summary

@@ -214,10 +214,10 @@ def build_images(layout: Layout, specs: list[ImageSpec]) -> dict[str, str]:
 
 
 def write_checks(path: Path, specs: list[ImageSpec]) -> None:
-    """Record how to prove each image runs, for tests and `kubesmith mirror` users."""
-    path.write_text(
-        json.dumps(
-            {s.ref: {"args": list(s.check.args), "expect": s.check.expect} for s in specs}, indent=2
-        )
-        + "\n"
-    )
+    """Record how to prove each image's program runs: the entrypoint plus the
+    check's arguments (``ctr run IMAGE ID ARGS`` replaces the whole command)."""
+    checks = {
+        s.ref: {"args": [*s.config.entrypoint, *s.check.args], "expect": s.check.expect}
+        for s in specs
+    }
+    path.write_text(json.dumps(checks, indent=2) + "\n")

@@ -10,7 +10,7 @@ import socket
 import time
 from pathlib import Path
 
-from kubesmith import log
+from kubesmith import log, mirror
 from kubesmith.errors import KubesmithError
 from kubesmith.inventory import LocalNetwork, LocalSpec, NodeSpec
 from kubesmith.local import image, network, services
@@ -154,6 +154,9 @@ def delete(spec: LocalSpec) -> None:
             log.info(f"{node.name}: deleting")
             local.delete()
     if not _bridge_in_use(spec.network):
+        address = str(spec.network.gateway.ip)
+        if address in mirror.running():
+            mirror.stop(address)
         services.stop_services(spec.network)
         network.remove_firewall(spec.network)
         network.delete_bridge(spec.network.bridge)

@@ -5,14 +5,10 @@ apt-cacher-ng and resolve names through dnsmasq, both listening only on the
 bridge address. apt-cacher-ng is limited to the Debian archives it knows.
 """
 
-import os
-import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubesmith import log
-from kubesmith.errors import KubesmithError
+from kubesmith import daemon, log
 from kubesmith.inventory import LocalNetwork
 from kubesmith.paths import cache_dir, state_dir
 from kubesmith.proc import run
@@ -80,15 +76,6 @@ def services(net: LocalNetwork) -> list[Service]:
     return [apt, dns]
 
 
-def _pid_alive(pidfile: Path) -> int | None:
-    try:
-        pid = int(pidfile.read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return None
-    return pid
-
-
 def _write_apt_proxy_config(bridge: str) -> None:
     base = _service_dir(bridge)
     for sub in ("apt-cacher-ng", "apt-cacher-ng-log"):
@@ -100,29 +87,16 @@ def _write_apt_proxy_config(bridge: str) -> None:
 def ensure_services(net: LocalNetwork) -> None:
     """Start the bridge's services unless they already run."""
     for svc in services(net):
-        if _pid_alive(svc.pidfile):
+        if daemon.pid_alive(svc.pidfile):
             continue
-        svc.pidfile.parent.mkdir(parents=True, exist_ok=True)
         if svc.name == "apt-cacher-ng":
             _write_apt_proxy_config(net.bridge)
-        run(svc.argv, what=f"start {svc.name} on {net.gateway.ip}")
-        deadline = time.monotonic() + 10
-        while not _pid_alive(svc.pidfile):
-            if time.monotonic() > deadline:
-                raise KubesmithError(f"{svc.name} did not start on {net.gateway.ip}")
-            time.sleep(0.1)
+        daemon.start(svc.name, svc.argv, svc.pidfile, daemonizes=True)
         log.info(f"{svc.name} listening on {net.gateway.ip}")
 
 
 def stop_services(net: LocalNetwork) -> None:
     """Stop the bridge's services and remove their runtime files (not the apt cache)."""
     for svc in services(net):
-        pid = _pid_alive(svc.pidfile)
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while _pid_alive(svc.pidfile) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _pid_alive(svc.pidfile):
-                os.kill(pid, signal.SIGKILL)
+        daemon.stop(svc.pidfile)
     run(["rm", "-rf", _service_dir(net.bridge)], what="remove service state")
