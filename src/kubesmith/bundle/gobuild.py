@@ -34,6 +34,8 @@ class GoBuild:
     replaces: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     buildmode: str = ""
+    # Extra build tags for single binaries (built on their own), binary -> tags.
+    binary_tags: dict[str, str] = field(default_factory=dict)
 
     def go_mod(self, name: str) -> str:
         lines = [f"module kubesmith.local/bundle/{name}", "", f"go {GO_DIRECTIVE}", ""]
@@ -95,17 +97,26 @@ def build(name: str, spec: GoBuild, workdir: Path, outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     (workdir / "go.mod").write_text(spec.go_mod(name))
     env = go_env(spec.env, spec.cgo)
-    args = ["go", "build", "-trimpath", "-ldflags", spec.ldflags]
-    if spec.tags:
-        args += ["-tags", spec.tags]
-    if spec.buildmode:
-        args += [f"-buildmode={spec.buildmode}"]
-    same_name = {b: p for b, p in spec.binaries.items() if _default_name(p) == b}
-    if same_name:
-        _stream([*args, "-o", f"{outdir}/", *same_name.values()], workdir, env, name)
+
+    def args(tags: str) -> list[str]:
+        cmd = ["go", "build", "-trimpath", "-ldflags", spec.ldflags]
+        if tags.strip():
+            cmd += ["-tags", tags.strip()]
+        if spec.buildmode:
+            cmd += [f"-buildmode={spec.buildmode}"]
+        return cmd
+
+    together = {
+        b: p
+        for b, p in spec.binaries.items()
+        if _default_name(p) == b and b not in spec.binary_tags
+    }
+    if together:
+        _stream([*args(spec.tags), "-o", f"{outdir}/", *together.values()], workdir, env, name)
     for binary, package in spec.binaries.items():
-        if binary not in same_name:
-            _stream([*args, "-o", str(outdir / binary), package], workdir, env, name)
+        if binary not in together:
+            tags = f"{spec.tags} {spec.binary_tags.get(binary, '')}"
+            _stream([*args(tags), "-o", str(outdir / binary), package], workdir, env, name)
 
 
 def _default_name(package: str) -> str:

@@ -185,6 +185,21 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
             ("flannel",),
         )
     )
+    router = outputs["kube-router"] / "kube-router"
+    specs.append(
+        ImageSpec(
+            f"docker.io/cloudnativelabs/kube-router:{v['kube_kube_router_version']}",
+            (
+                net,
+                _files_layer(
+                    f"kube-router-{_digest_of([router])}", {"usr/local/bin/kube-router": router}
+                ),
+            ),
+            ImageConfig(entrypoint=["/usr/local/bin/kube-router"], env=[PATH_ENV]),
+            Check(("--version",), v["kube_kube_router_version"]),
+            ("kube-router",),
+        )
+    )
     busybox = busybox_root(workdir, v["kube_busybox_version"])
     specs.append(
         ImageSpec(
