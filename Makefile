@@ -22,10 +22,13 @@ $(STAMP): requirements.txt pyproject.toml scripts/host-packages.txt scripts/inst
 host-packages:
 	scripts/install-host-packages scripts/host-packages.txt
 
-up: setup
+up: setup bundle
 	@echo "make up: provider '$(PROVIDER)', inventory $(INVENTORY)"
 	$(BIN)/kubesmith -i $(INVENTORY) nodes create
-	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/prereqs.yml
+	$(BIN)/kubesmith -i $(INVENTORY) mirror serve
+	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/cluster.yml
+	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/demo.yml
+	@echo "cluster ready: KUBECONFIG=$(CURDIR)/artifacts/local/admin.conf $(BIN)/kubectl get nodes"
 
 down: setup
 	$(BIN)/kubesmith -i $(INVENTORY) nodes delete

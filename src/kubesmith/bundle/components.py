@@ -299,4 +299,10 @@ COMPONENTS: tuple[Component, ...] = (
         flannel_spec,
         (VersionCheck("flanneld", ("--version",), "{v}"),),
     ),
+    go_component(
+        "kube-router",
+        "kube_kube_router_version",
+        kube_router_spec,
+        (VersionCheck("kube-router", ("--version",), "{v}"),),
+    ),
 )

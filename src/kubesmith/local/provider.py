@@ -115,10 +115,25 @@ def _check_network(spec: LocalSpec) -> None:
             )
 
 
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+MIN_INOTIFY_INSTANCES = 1024
+
+
+def _raise_inotify_limit() -> None:
+    """Every node's root shares the host's per-user inotify instance limit
+    (often 128); systemd, containerd and kubelet in four nodes exhaust it and
+    file watches then fail silently. Raise it, as kind's documentation asks."""
+    current = int(INOTIFY_INSTANCES.read_text())
+    if current < MIN_INOTIFY_INSTANCES:
+        INOTIFY_INSTANCES.write_text(f"{MIN_INOTIFY_INSTANCES}\n")
+        log.info(f"raised fs.inotify.max_user_instances from {current} to {MIN_INOTIFY_INSTANCES}")
+
+
 def create(spec: LocalSpec) -> None:
     """Create and boot every node of the inventory; wait until all answer SSH."""
     _require_root()
     _check_network(spec)
+    _raise_inotify_limit()
     rootfs = image.ensure_image(spec.release)
     authorized = _ensure_client_key(spec.ssh_key)
     network.ensure_bridge(spec.network)
