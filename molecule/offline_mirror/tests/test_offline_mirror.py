@@ -26,11 +26,14 @@ def test_every_image_is_in_the_registry_under_its_upstream_name():
     assert len(CHECKS) >= 9
 
 
-@pytest.mark.parametrize(("binary", "args", "expected"), [
-    ("containerd", "--version", VERSIONS["kube_containerd_version"]),
-    ("runc", "--version", "runc version " + versions.bare(VERSIONS["kube_runc_version"])),
-    ("crictl", "--version", "crictl version " + versions.bare(VERSIONS["kube_crictl_version"])),
-])
+@pytest.mark.parametrize(
+    ("binary", "args", "expected"),
+    [
+        ("containerd", "--version", VERSIONS["kube_containerd_version"]),
+        ("runc", "--version", "runc version " + versions.bare(VERSIONS["kube_runc_version"])),
+        ("crictl", "--version", "crictl version " + versions.bare(VERSIONS["kube_crictl_version"])),
+    ],
+)
 def test_runtime_binaries_from_the_file_mirror(host, binary, args, expected):
     assert expected in host.check_output(f"{binary} {args}")
 
@@ -55,6 +58,8 @@ def test_image_pulls_through_the_mirror_and_runs(host, ref):
 
 def test_image_missing_from_the_mirror_fails(host):
     """Negative control: a tag the mirror lacks cannot be pulled (no way around it)."""
-    result = host.run("ctr -n kubesmith-test images pull --hosts-dir /etc/containerd/certs.d "
-                      "registry.k8s.io/pause:0.0.0-not-in-the-mirror")
+    result = host.run(
+        "ctr -n kubesmith-test images pull --hosts-dir /etc/containerd/certs.d "
+        "registry.k8s.io/pause:0.0.0-not-in-the-mirror"
+    )
     assert result.rc != 0

@@ -112,6 +112,7 @@ def build_bundle(versions: Versions, only: set[str] | None = None) -> dict[str, 
     layout = Layout(bundle_dir() / "oci")
     specs = images.image_specs(versions, outputs, bundle_dir() / "work" / "images")
     built = images.build_images(layout, specs)
+    layout.keep_only(set(built))
     images.write_checks(bundle_dir() / "image-checks.json", specs)
     summary: dict[str, object] = {
         "versions": versions,

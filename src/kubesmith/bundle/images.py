@@ -3,8 +3,6 @@ Debian root filesystems, under the names upstream publishes them with."""
 
 import hashlib
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +12,23 @@ from kubesmith.bundle.components import K8S_COMMANDS, Versions
 from kubesmith.bundle.oci import ImageConfig, LayerBlob, Layout
 from kubesmith.bundle.tarball import Entry, tree_entries
 from kubesmith.bundle.versions import bare
-from kubesmith.errors import KubesmithError
-from kubesmith.proc import run
 from kubesmith.rootfs import ensure_rootfs
 
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Runtime tools for images that program the node's network from a pod.
-NETBASE_PACKAGES = ("iptables", "ipset", "conntrack", "iproute2", "kmod", "procps", "runit")
+# Runtime tools for images that program the node's network from a pod, and
+# the network client and server tools of the test image (which is this layer).
+NETBASE_PACKAGES = (
+    "iptables",
+    "ipset",
+    "conntrack",
+    "iproute2",
+    "kmod",
+    "procps",
+    "busybox",
+    "curl",
+    "dnsutils",
+    "netcat-openbsd",
+)
 NETBASE_RELEASE = "bookworm"
 
 
@@ -104,34 +112,6 @@ def debian_layer(kind: str, release: str, packages: tuple[str, ...]) -> LayerSpe
     return LayerSpec(f"{root.parent.name}", lambda: tree_entries(root))
 
 
-def busybox_root(workdir: Path, version: str) -> Path:
-    """busybox-static from Debian, unpacked, with its applet links."""
-    pkgdir = workdir / f"busybox-{version}"
-    binary = pkgdir / "bin" / "busybox"
-    if binary.exists():
-        return pkgdir
-    with tempfile.TemporaryDirectory() as tmp:
-        run(
-            ["apt-get", "download", "busybox-static"], what="download busybox-static", cwd=Path(tmp)
-        )
-        deb = next(Path(tmp).glob("busybox-static_*.deb"))
-        run(["dpkg-deb", "-x", deb, tmp + "/x"], what="unpack busybox-static")
-        found = Path(tmp) / "x/bin/busybox"
-        reported = run([found, "--help"], what="run busybox", check=False).stdout
-        if f"v{version}" not in reported.splitlines()[0]:
-            raise KubesmithError(
-                f"Debian's busybox-static is {reported.splitlines()[0]!r}, not {version}: "
-                f"set kube_busybox_version to match"
-            )
-        (pkgdir / "bin").mkdir(parents=True, exist_ok=True)
-        shutil.copy2(found, binary)
-    applets = run([binary, "--list"], what="list busybox applets").stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            (pkgdir / "bin" / applet).symlink_to("busybox")
-    return pkgdir
-
-
 def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> list[ImageSpec]:
     v = versions
     base = base_layer(workdir)
@@ -200,14 +180,10 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
             ("kube-router",),
         )
     )
-    busybox = busybox_root(workdir, v["kube_busybox_version"])
     specs.append(
         ImageSpec(
-            f"docker.io/library/busybox:{v['kube_busybox_version']}",
-            (
-                base,
-                LayerSpec(f"busybox-{v['kube_busybox_version']}", lambda: tree_entries(busybox)),
-            ),
+            f"docker.io/kubesmith/testbox:{v['kube_busybox_version']}",
+            (net,),
             ImageConfig(cmd=["sh"], env=[PATH_ENV]),
             Check(("busybox",), f"BusyBox v{v['kube_busybox_version']}"),
             (),

@@ -130,6 +130,16 @@ class Layout:
         (self.root / "index.json").write_text(json.dumps(index, indent=2) + "\n")
         return manifest_blob
 
+    def keep_only(self, refs: set[str]) -> None:
+        """Drop index entries for images no longer built (blobs stay, content-addressed)."""
+        index = self.index()
+        index["manifests"] = [
+            m
+            for m in index["manifests"]
+            if m["annotations"][REF_ANNOTATION] in refs  # type: ignore[index]
+        ]
+        (self.root / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+
     def index(self) -> dict[str, list[dict[str, object]]]:
         path = self.root / "index.json"
         if path.exists():

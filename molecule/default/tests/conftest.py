@@ -1,0 +1,150 @@
+"""Shared helpers for the cluster verification: kubectl from the controller
+with the fetched admin kubeconfig, and hosts reached through Ansible."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kubesmith.bundle import versions
+from kubesmith.bundle.build import bundle_dir
+
+REPO = Path(__file__).resolve().parents[3]
+INVENTORY = REPO / "inventory" / "local"
+ADMIN_CONF = REPO / "artifacts" / "local" / "admin.conf"
+VERSIONS = versions.load()
+KUBECTL = (
+    bundle_dir() / "files/dl.k8s.io/release" / VERSIONS["kube_version"] / "bin/linux/amd64/kubectl"
+)
+BIN = Path(sys.executable).parent
+TESTBOX = f"docker.io/kubesmith/testbox:{VERSIONS['kube_busybox_version']}"
+K8S_NODES = ("cp1", "worker1", "worker2")
+
+
+def kubectl(*args: str, check: bool = True, stdin: str | None = None):
+    return subprocess.run(
+        [KUBECTL, f"--kubeconfig={ADMIN_CONF}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=300,
+    )
+
+
+def kubectl_json(*args: str):
+    return json.loads(kubectl(*args, "-o", "json").stdout)
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 2):
+    """Poll until predicate() is truthy; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def pod_exec(namespace: str, pod: str, *command: str):
+    return kubectl("-n", namespace, "exec", pod, "--", *command, check=False)
+
+
+TEST_WORKLOADS = f"""
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: kubesmith-test
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: netcheck
+  namespace: kubesmith-test
+spec:
+  selector:
+    matchLabels: {{app: netcheck}}
+  template:
+    metadata:
+      labels: {{app: netcheck}}
+    spec:
+      tolerations: [{{operator: Exists}}]
+      containers:
+        - name: httpd
+          image: {TESTBOX}
+          env:
+            - name: NODE_NAME
+              valueFrom: {{fieldRef: {{fieldPath: spec.nodeName}}}}
+          command:
+            - sh
+            - -c
+            - mkdir -p /www && echo "$NODE_NAME" > /www/index.html
+              && exec busybox httpd -f -vv -p 8080 -h /www
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: other
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: probe
+  namespace: other
+spec:
+  containers:
+    - {{name: probe, image: "{TESTBOX}", command: [sleep, "3600"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: probe
+  namespace: production
+spec:
+  containers:
+    - {{name: probe, image: "{TESTBOX}", command: [sleep, "3600"]}}
+"""
+
+
+@pytest.fixture(scope="session")
+def workloads():
+    """Test pods: a netcheck server on every node, probes in two namespaces."""
+    kubectl("apply", "-f", "-", stdin=TEST_WORKLOADS)
+    kubectl("-n", "kubesmith-test", "rollout", "status", "ds/netcheck", "--timeout=180s")
+    for ns in ("other", "production"):
+        kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/probe", "--timeout=180s")
+    pods = kubectl_json("-n", "kubesmith-test", "get", "pods", "-l", "app=netcheck")["items"]
+    yield {p["spec"]["nodeName"]: p for p in pods}
+    kubectl("delete", "ns", "kubesmith-test", "other", "--wait=false", check=False)
+    kubectl("-n", "production", "delete", "pod", "probe", "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def nodes():
+    """Node name -> {address, pod_cidr} from the API."""
+    result = {}
+    for item in kubectl_json("get", "nodes")["items"]:
+        address = next(
+            a["address"] for a in item["status"]["addresses"] if a["type"] == "InternalIP"
+        )
+        result[item["metadata"]["name"]] = {"address": address, "pod_cidr": item["spec"]["podCIDR"]}
+    return result
+
+
+def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [BIN / "ansible-playbook", "-i", INVENTORY, REPO / "playbooks" / playbook, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def kubesmith(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [BIN / "kubesmith", "-i", INVENTORY, *args], capture_output=True, text=True, check=True
+    )

@@ -1,0 +1,229 @@
+"""The live cluster: nodes, etcd, routes, pod traffic, services, DNS,
+isolation and a reboot, each check with a negative control."""
+
+import ipaddress
+import re
+
+import pytest
+
+from conftest import (
+    K8S_NODES,
+    kubectl,
+    kubectl_json,
+    kubesmith,
+    pod_exec,
+    run_playbook,
+    wait_for,
+)
+
+# Runs once, from cp1's point of view; other hosts via host.get_host().
+testinfra_hosts = ["cp1"]
+
+DNS_IP = "10.96.0.10"
+PAGE = "app-v1: hello from production"
+NODE_PORT = 30080
+
+
+def other(host, name):
+    return host.get_host(f"ansible://{name}")
+
+
+def gateway(pod_cidr: str) -> str:
+    return str(ipaddress.ip_network(pod_cidr).network_address + 1)
+
+
+# 1. nodes and etcd ---------------------------------------------------------
+def test_every_node_ready():
+    items = kubectl_json("get", "nodes")["items"]
+    assert sorted(i["metadata"]["name"] for i in items) == sorted(K8S_NODES)
+    for item in items:
+        ready = next(c for c in item["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", item["metadata"]["name"]
+
+
+ETCDCTL = (
+    "etcdctl --endpoints=https://192.168.60.10:2379 --cacert=/etc/etcd/pki/ca.crt "
+    "--command-timeout=5s"
+)
+CLIENT_CERT = (
+    "--cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key"
+)
+
+
+def test_etcd_healthy_over_mutual_tls(host):
+    etcd = other(host, "etcd1")
+    result = etcd.run(f"{ETCDCTL} {CLIENT_CERT} endpoint health")
+    assert result.rc == 0 and "is healthy" in result.stdout + result.stderr
+
+
+def test_etcd_refuses_a_client_without_certificate(host):
+    etcd = other(host, "etcd1")
+    result = etcd.run(f"{ETCDCTL} endpoint health")
+    assert result.rc != 0
+    tls = etcd.run("curl -sS -m 5 --cacert /etc/etcd/pki/ca.crt https://192.168.60.10:2379/health")
+    assert tls.rc != 0, "TLS handshake without a client certificate must fail"
+
+
+# 2. routes -----------------------------------------------------------------
+@pytest.mark.parametrize("name", K8S_NODES)
+def test_pod_subnet_on_cni0_and_routes_via_flannel(host, nodes, workloads, name):
+    node = other(host, name)
+    cni0 = node.check_output("ip -4 -o addr show cni0")
+    assert f"{gateway(nodes[name]['pod_cidr'])}/" in cni0
+    routes = node.check_output("ip route")
+    for peer, info in nodes.items():
+        cidr = info["pod_cidr"]
+        if peer == name:
+            assert re.search(rf"^{re.escape(cidr)} dev cni0", routes, re.MULTILINE), routes
+        else:
+            via = ipaddress.ip_network(cidr).network_address
+            assert f"{cidr} via {via} dev flannel.1" in routes, routes
+
+
+def test_route_to_a_pod_on_another_node_uses_flannel(host, workloads):
+    worker1 = other(host, "worker1")
+    remote = workloads["worker2"]["status"]["podIP"]
+    local = workloads["worker1"]["status"]["podIP"]
+    assert "dev flannel.1" in worker1.check_output(f"ip route get {remote}")
+    # Negative control: a pod on worker1 itself is reached over cni0, not the overlay.
+    assert "dev cni0" in worker1.check_output(f"ip route get {local}")
+
+
+# 3. pod to pod across nodes, no NAT -----------------------------------------
+def test_pod_to_pod_across_nodes_keeps_the_client_address(workloads, nodes):
+    client, server = workloads["worker1"], workloads["worker2"]
+    result = pod_exec(
+        "kubesmith-test",
+        client["metadata"]["name"],
+        "curl",
+        "-sS",
+        "-m",
+        "5",
+        f"http://{server['status']['podIP']}:8080/",
+    )
+    assert result.stdout.strip() == "worker2", result.stderr
+
+    def server_log():
+        return kubectl("-n", "kubesmith-test", "logs", server["metadata"]["name"]).stdout
+
+    client_ip = client["status"]["podIP"]
+    assert wait_for(lambda: client_ip in server_log(), timeout=10), server_log()[-500:]
+    # Negative control: the server never saw the client node's own address.
+    assert nodes["worker1"]["address"] not in server_log()
+
+
+# 4. services ---------------------------------------------------------------
+def test_cluster_ip_from_a_pod_and_from_every_node(host):
+    ip = kubectl(
+        "-n", "production", "get", "svc", "app-v1", "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout
+    assert (
+        pod_exec("production", "probe", "curl", "-sS", "-m", "5", f"http://{ip}/").stdout.strip()
+        == PAGE
+    )
+    for name in K8S_NODES:
+        assert other(host, name).check_output(f"curl -sS -m 5 http://{ip}/") == PAGE
+
+
+def test_node_port_on_every_node_even_without_the_pod(host, nodes):
+    pod_node = kubectl(
+        "-n",
+        "production",
+        "get",
+        "pods",
+        "-l",
+        "app=app-v1",
+        "-o",
+        "jsonpath={.items[0].spec.nodeName}",
+    ).stdout
+    assert any(n != pod_node for n in K8S_NODES)
+    outside = other(host, "etcd1")  # not a cluster node: a client from the node network
+    for name in K8S_NODES:
+        url = f"http://{nodes[name]['address']}:{NODE_PORT}/"
+        assert outside.check_output(f"curl -sS -m 5 {url}") == PAGE, name
+    # Negative control: a port no service claims is refused.
+    assert outside.run(f"curl -sS -m 5 http://{nodes['worker1']['address']}:30081/").rc != 0
+
+
+# 5. DNS --------------------------------------------------------------------
+@pytest.mark.parametrize("name", K8S_NODES)
+def test_node_resolver_puts_cluster_dns_first(host, name):
+    lines = [
+        ln
+        for ln in other(host, name).file("/etc/resolv.conf").content_string.splitlines()
+        if ln and not ln.startswith("#")
+    ]
+    nameservers = [ln.split()[1] for ln in lines if ln.startswith("nameserver")]
+    assert nameservers[0] == DNS_IP and len(nameservers) > 1, lines
+    search = [ln for ln in lines if ln.startswith("search")]
+    assert search[-1].split()[1:3] == ["svc.cluster.local", "cluster.local"], lines
+
+
+@pytest.mark.parametrize("name", K8S_NODES)
+def test_node_resolves_cluster_names_and_reaches_the_app(host, name):
+    node = other(host, name)
+    forward = node.check_output("getent hosts kube-dns.kube-system.svc.cluster.local")
+    assert forward.split()[0] == DNS_IP
+    reverse = node.check_output(f"getent hosts {DNS_IP}")
+    assert "kube-dns.kube-system.svc.cluster.local" in reverse
+    assert node.check_output("curl -sS -m 5 http://app-v1.production") == PAGE
+    # Negative controls: an unknown service does not resolve, and the short name
+    # resolves only through the search path (not as an absolute name).
+    assert node.run("getent hosts nope.production").rc != 0
+    assert node.run("curl -sS -m 5 http://app-v1.production./").rc != 0
+
+
+def test_pods_resolve_services(workloads):
+    out = pod_exec("production", "probe", "dig", "+short", "app-v1.production.svc.cluster.local")
+    ip = kubectl(
+        "-n", "production", "get", "svc", "app-v1", "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout
+    assert out.stdout.strip() == ip
+    assert (
+        pod_exec("production", "probe", "curl", "-sS", "-m", "5", "http://app-v1/").stdout.strip()
+        == PAGE
+    )
+
+
+# 6. isolation --------------------------------------------------------------
+def _reaches(namespace: str) -> bool:
+    result = pod_exec(namespace, "probe", "curl", "-sS", "-m", "3", "http://app-v1.production/")
+    return result.stdout.strip() == PAGE
+
+
+def test_other_namespace_isolated_with_negative_control(workloads):
+    assert _reaches("production")
+    assert not _reaches("other")
+    kubectl("-n", "production", "delete", "networkpolicy", "deny-from-other-namespaces")
+    try:
+        assert wait_for(lambda: _reaches("other"), timeout=30), (
+            "without the policy the other namespace must get through"
+        )
+    finally:
+        restored = run_playbook("cluster.yml", "--tags", "network_policies")
+        assert restored.returncode == 0, restored.stdout[-2000:]
+    assert wait_for(lambda: not _reaches("other"), timeout=30), "restored policy must block"
+    assert _reaches("production")
+
+
+# 8. reboot (last: it restarts a worker) --------------------------------------
+def test_worker_comes_back_after_a_reboot(host, nodes):
+    kubesmith("nodes", "stop", "worker2")
+    kubesmith("nodes", "start", "worker2")
+    kubectl("wait", "--for=condition=Ready", "node/worker2", "--timeout=240s")
+    worker2 = other(host, "worker2")
+    cidr = nodes["worker1"]["pod_cidr"]
+    routes = wait_for(
+        lambda: cidr in worker2.check_output("ip route") and worker2.check_output("ip route"),
+        timeout=120,
+    )
+    assert f"{cidr} via" in routes and "dev flannel.1" in routes
+    first = next(
+        ln
+        for ln in worker2.file("/etc/resolv.conf").content_string.splitlines()
+        if ln.startswith("nameserver")
+    )
+    assert first == f"nameserver {DNS_IP}"
+    assert wait_for(
+        lambda: worker2.run("curl -sS -m 5 http://app-v1.production").stdout == PAGE, timeout=120
+    )
