@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
 PROVIDER ?= local
 INVENTORY ?= inventory/local
-SCENARIOS ?= node_prereqs offline_mirror
+SCENARIOS ?= node_prereqs offline_mirror default
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -30,6 +30,9 @@ up: setup bundle
 	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/demo.yml
 	@echo "cluster ready: KUBECONFIG=$(CURDIR)/artifacts/local/admin.conf $(BIN)/kubectl get nodes"
 
+down-cluster: setup
+	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/reset.yml
+
 down: setup
 	$(BIN)/kubesmith -i $(INVENTORY) nodes delete
 
@@ -43,6 +46,7 @@ lint: setup
 
 bundle: setup
 	$(BIN)/kubesmith bundle build
+	ln -sf "$$($(BIN)/python -c 'from kubesmith.bundle.build import kubectl_path; print(kubectl_path())')" $(BIN)/kubectl
 
 mirror: bundle
 	$(BIN)/kubesmith -i $(INVENTORY) mirror serve

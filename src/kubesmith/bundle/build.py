@@ -19,6 +19,14 @@ def bundle_dir() -> Path:
     return cache_dir() / "bundle"
 
 
+def kubectl_path() -> Path:
+    """The bundle's kubectl, for use on the controller."""
+    from kubesmith.bundle.versions import load
+
+    version = load()["kube_version"]
+    return bundle_dir() / f"files/dl.k8s.io/release/{version}/bin/linux/amd64/kubectl"
+
+
 def component_key(component: Component, versions: Versions) -> str:
     digest = hashlib.sha256(component.recipe(versions).encode()).hexdigest()[:12]
     return f"{component.name}-{versions[component.version_var]}-{digest}"

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubesmith.bundle.tarball import Entry, write_tar
+from kubesmith.bundle.tarball import Entry, sha256_file, write_tar
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -45,14 +45,6 @@ class ImageConfig:
     workdir: str = ""
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as data:
-        for block in iter(lambda: data.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class Layout:
     """An OCI image layout directory (``oci-layout``, ``index.json``, ``blobs/``)."""
 
@@ -83,12 +75,12 @@ class Layout:
                 return LayerBlob(Blob(data["digest"], data["size"], LAYER), data["diff_id"])
         plain = self.root / f".{key}.tar"
         write_tar(plain, entries, compress=False)
-        diff_id = f"sha256:{_hash_file(plain)}"
+        diff_id = f"sha256:{sha256_file(plain)}"
         packed = self.root / f".{key}.tar.gz"
         with plain.open("rb") as src, gzip.GzipFile(packed, "wb", mtime=0, compresslevel=6) as gz:
             shutil.copyfileobj(src, gz, 1 << 20)
         plain.unlink()
-        digest = f"sha256:{_hash_file(packed)}"
+        digest = f"sha256:{sha256_file(packed)}"
         size = packed.stat().st_size
         packed.rename(self.blob_path(digest))
         record.write_text(json.dumps({"digest": digest, "size": size, "diff_id": diff_id}))

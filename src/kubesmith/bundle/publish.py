@@ -6,28 +6,19 @@ by changing only the base URL (``https://`` or the mirror's). Every file gets
 the checksum file its upstream publishes, plus ``<file>.sha256``.
 """
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 from kubesmith.bundle.components import K8S_COMMANDS, Versions
-from kubesmith.bundle.tarball import Entry, write_tar
+from kubesmith.bundle.tarball import Entry, sha256_file, write_tar
 from kubesmith.bundle.versions import bare
 
 GITHUB = "github.com"
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as data:
-        for block in iter(lambda: data.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _checksums(path: Path, upstream: str = "", named: bool = True) -> None:
     """Write ``<file>.sha256`` and, if given, the upstream checksum file beside it."""
-    digest = sha256(path)
+    digest = sha256_file(path)
     line = f"{digest}  {path.name}\n" if named else f"{digest}\n"
     path.with_name(path.name + ".sha256").write_text(line)
     if upstream:

@@ -3,6 +3,7 @@ published checksums and image digests stay stable across rebuilds."""
 
 import contextlib
 import gzip
+import hashlib
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +36,15 @@ class Entry:
     link: str = ""
     uid: int = 0
     gid: int = 0
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _info(entry: Entry) -> tarfile.TarInfo:

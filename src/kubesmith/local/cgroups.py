@@ -6,7 +6,10 @@ started from one cgroup would share it; each launcher therefore moves itself
 into ``nspawn-NAME`` below its current cgroup before it execs nspawn.
 """
 
+import contextlib
 import os
+import signal
+import time
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -49,8 +52,18 @@ def enter(dirs: list[Path]) -> None:
         (target / "cgroup.procs").write_text(pid)
 
 
-def remove(dirs: list[Path]) -> list[Path]:
-    """Remove the node's cgroups bottom-up; return those still busy."""
+def _pids(dirs: list[Path]) -> set[int]:
+    found: set[int] = set()
+    for top in dirs:
+        for procs in top.rglob("cgroup.procs") if top.exists() else ():
+            try:
+                found |= {int(p) for p in procs.read_text().split()}
+            except (FileNotFoundError, ValueError):
+                continue
+    return found
+
+
+def _rmdir_tree(dirs: list[Path]) -> list[Path]:
     busy = []
     for top in dirs:
         if not top.exists():
@@ -61,3 +74,19 @@ def remove(dirs: list[Path]) -> list[Path]:
             except OSError:
                 busy.append(Path(current))
     return busy
+
+
+def remove(dirs: list[Path], timeout: float = 15.0) -> list[Path]:
+    """Remove the node's cgroups bottom-up; return those still busy.
+
+    Processes left in them after the node stopped (a container runtime's
+    processes can take a moment to exit) get SIGKILL first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for pid in _pids(dirs):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        busy = _rmdir_tree(dirs)
+        if not busy or time.monotonic() > deadline:
+            return busy
+        time.sleep(0.3)

@@ -16,7 +16,7 @@ from kubesmith.local.services import APT_PROXY_PORT
 from kubesmith.paths import state_dir
 from kubesmith.proc import run, tail
 
-STOP_TIMEOUT = 30.0
+STOP_TIMEOUT = 60.0
 
 
 def nodes_dir() -> Path:
@@ -178,26 +178,32 @@ class LocalNode:
             )
 
     # -- stop / delete -------------------------------------------------------
-    def stop(self) -> None:
-        """Power the node off (nspawn turns SIGTERM into a clean shutdown)."""
+    def _cgroup_dirs(self) -> list[Path]:
+        return [Path(d) for d in json.loads(self.meta.get("cgroups", "[]"))]
+
+    def stop(self, graceful: bool = True) -> None:
+        """Power the node off and clear its cgroups.
+
+        Graceful: nspawn turns SIGTERM into a clean shutdown; a node still up
+        after STOP_TIMEOUT is killed. Otherwise every process of the node (its
+        init included: killing nspawn alone would orphan it) is killed at once.
+        """
         pid = self.pid()
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while self.pid() is not None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if self.pid() is not None:
-            os.kill(pid, signal.SIGKILL)
-            while self.pid() is not None:
-                time.sleep(0.1)
-        busy = cgroups.remove([Path(d) for d in json.loads(self.meta.get("cgroups", "[]"))])
+        if pid is not None and graceful:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while self.pid() is not None and time.monotonic() < deadline:
+                time.sleep(0.2)
+        busy = cgroups.remove(self._cgroup_dirs())
         if busy:
             raise KubesmithError(f"node {self.name}: cgroups still in use: {busy[:3]}")
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while self.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def delete(self) -> None:
-        """Stop the node and remove every trace of it."""
-        self.stop()
+        """Kill the node and remove every trace of it."""
+        self.stop(graceful=False)
         if self.rootfs.exists():
             mounts = Path("/proc/self/mounts").read_text().splitlines()
             inside = [m.split()[1] for m in mounts if m.split()[1].startswith(str(self.rootfs))]
