@@ -21,8 +21,7 @@ def _sha(path):
 
 
 def _version_output(path, *args):
-    result = subprocess.run([path, *args], capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run([path, *args], capture_output=True, text=True, timeout=60, check=False)
     return result.stdout + result.stderr
 
 
@@ -43,15 +42,18 @@ def test_a_corrupted_checksum_is_detected(bundle, tmp_path):
     assert _sha(copy) != (FILES / f"{rel}.sha256").read_text().split()[0]
 
 
-@pytest.mark.parametrize(("command", "args", "expect"), [
-    ("kubeadm", ("version", "-o", "short"), "{v}"),
-    ("kubelet", ("--version",), "Kubernetes {v}"),
-    ("kubectl", ("version", "--client"), "Client Version: {v}"),
-    ("kube-apiserver", ("--version",), "Kubernetes {v}"),
-    ("kube-controller-manager", ("--version",), "Kubernetes {v}"),
-    ("kube-scheduler", ("--version",), "Kubernetes {v}"),
-    ("kube-proxy", ("--version",), "Kubernetes {v}"),
-])
+@pytest.mark.parametrize(
+    ("command", "args", "expect"),
+    [
+        ("kubeadm", ("version", "-o", "short"), "{v}"),
+        ("kubelet", ("--version",), "Kubernetes {v}"),
+        ("kubectl", ("version", "--client"), "Client Version: {v}"),
+        ("kube-apiserver", ("--version",), "Kubernetes {v}"),
+        ("kube-controller-manager", ("--version",), "Kubernetes {v}"),
+        ("kube-scheduler", ("--version",), "Kubernetes {v}"),
+        ("kube-proxy", ("--version",), "Kubernetes {v}"),
+    ],
+)
 def test_kubernetes_binaries_at_dl_k8s_io_paths(bundle, command, args, expect):
     v = bundle["versions"]["kube_version"]
     path = FILES / f"dl.k8s.io/release/{v}/bin/linux/amd64/{command}"

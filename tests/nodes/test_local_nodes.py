@@ -23,28 +23,27 @@ def cli(inventory: Path, *args: str, check: bool = True) -> subprocess.Completed
     )
 
 
+def write_inventory(root, nodes, bridge, gateway, release="bookworm"):
+    inv = root / "inventory"
+    (inv / "group_vars" / "all").mkdir(parents=True)
+    workers = {name: {"ansible_host": ip} for name, ip in nodes.items()}
+    (inv / "hosts.yml").write_text(
+        yaml.safe_dump({"all": {"children": {"workers": {"hosts": workers}}}})
+    )
+    settings = {
+        "local_nodes_bridge": bridge,
+        "local_nodes_gateway": gateway,
+        "local_nodes_release": release,
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(state_dir() / "ssh" / "id_ed25519"),
+    }
+    (inv / "group_vars" / "all" / "local_nodes.yml").write_text(yaml.safe_dump(settings))
+    return inv
+
+
 @pytest.fixture(scope="module")
 def inventory(tmp_path_factory):
-    inv = tmp_path_factory.mktemp("lt") / "inventory"
-    (inv / "group_vars" / "all").mkdir(parents=True)
-    hosts = {
-        "all": {
-            "children": {
-                "workers": {"hosts": {name: {"ansible_host": ip} for name, ip in NODES.items()}}
-            }
-        }
-    }
-    (inv / "hosts.yml").write_text(yaml.safe_dump(hosts))
-    (inv / "group_vars" / "all" / "local_nodes.yml").write_text(
-        yaml.safe_dump(
-            {
-                "local_nodes_bridge": BRIDGE,
-                "local_nodes_gateway": "192.168.63.1/24",
-                "ansible_user": "root",
-                "ansible_ssh_private_key_file": str(state_dir() / "ssh" / "id_ed25519"),
-            }
-        )
-    )
+    inv = write_inventory(tmp_path_factory.mktemp("lt"), NODES, BRIDGE, "192.168.63.1/24")
     yield inv
     cli(inv, "nodes", "delete", check=False)
 
@@ -97,3 +96,15 @@ def test_unknown_node_is_a_clear_error(inventory):
     result = cli(inventory, "nodes", "stop", "nope", check=False)
     assert result.returncode == 1
     assert "no host nope in this inventory (hosts: lt1, lt2)" in result.stderr
+
+
+def test_trixie_nodes_are_selectable(tmp_path):
+    inv = write_inventory(
+        tmp_path, {"lt-trixie": "192.168.65.10"}, "ksbr-lx", "192.168.65.1/24", release="trixie"
+    )
+    try:
+        cli(inv, "nodes", "create")
+        os_release = cli(inv, "nodes", "ssh", "lt-trixie", "cat", "/etc/os-release").stdout
+        assert "VERSION_CODENAME=trixie" in os_release
+    finally:
+        cli(inv, "nodes", "delete", check=False)
