@@ -60,6 +60,7 @@ molecule: setup
 bench: setup
 	$(BIN)/python bench/nodes_create.py
 	$(BIN)/python bench/bundle_build.py
+	$(BIN)/python bench/cluster_up.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info
