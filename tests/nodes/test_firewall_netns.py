@@ -29,6 +29,24 @@ def in_ns(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProces
     return sh("ip", "netns", "exec", ns, *args, check=check)
 
 
+def veth_pair(host_ns: str, name: str, peer_ns: str) -> None:
+    """A veth named ``name`` in ``host_ns`` whose peer is ``eth0`` in ``peer_ns``."""
+    sh(
+        "ip",
+        "link",
+        "add",
+        name,
+        "netns",
+        host_ns,
+        "type",
+        "veth",
+        "peer",
+        "eth0",
+        "netns",
+        peer_ns,
+    )
+
+
 def ping(ns: str, address: str) -> bool:
     return in_ns(ns, "ping", "-c1", "-W1", address, check=False).returncode == 0
 
@@ -47,38 +65,12 @@ def fake_world():
         in_ns(host, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1")
         for ns, address in ((node_a, "192.168.62.10"), (node_b, "192.168.62.11")):
             veth = f"v{tag}{ns[-1]}"
-            sh(
-                "ip",
-                "link",
-                "add",
-                veth,
-                "netns",
-                host,
-                "type",
-                "veth",
-                "peer",
-                "eth0",
-                "netns",
-                ns,
-            )
+            veth_pair(host, veth, ns)
             in_ns(host, "ip", "link", "set", veth, "master", net.bridge, "up")
             in_ns(ns, "ip", "addr", "add", f"{address}/24", "dev", "eth0")
             in_ns(ns, "ip", "link", "set", "eth0", "up")
             in_ns(ns, "ip", "route", "add", "default", "via", "192.168.62.1")
-        sh(
-            "ip",
-            "link",
-            "add",
-            "uplink",
-            "netns",
-            host,
-            "type",
-            "veth",
-            "peer",
-            "eth0",
-            "netns",
-            out,
-        )
+        veth_pair(host, "uplink", out)
         in_ns(host, "ip", "addr", "add", "198.51.100.1/24", "dev", "uplink")
         in_ns(host, "ip", "link", "set", "uplink", "up")
         in_ns(out, "ip", "addr", "add", f"{OUTSIDE}/24", "dev", "eth0")
