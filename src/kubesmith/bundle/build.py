@@ -127,7 +127,7 @@ def build_bundle(versions: Versions, only: set[str] | None = None) -> dict[str, 
         "files": [str(p.relative_to(files_root)) for p in published],
         "images": built,
         "files_bytes": tree_size(files_root),
-        "images_bytes": tree_size(layout.blobs),
+        "images_bytes": layout.image_bytes(),
         "seconds": round(time.monotonic() - started, 1),
     }
     (bundle_dir() / "bundle.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -146,6 +146,15 @@ class Layout:
             for m in self.index()["manifests"]
         }
 
+    def image_bytes(self) -> int:
+        """Size of the blobs the indexed images use, each shared blob once."""
+        sizes: dict[str, int] = {}
+        for digest in self.refs().values():
+            manifest = self.read_json(digest)
+            for blob in [manifest["config"], *manifest["layers"]]:  # type: ignore[list-item]
+                sizes[blob["digest"]] = blob["size"]
+        return sum(sizes.values())
+
     def read_json(self, digest: str) -> dict[str, object]:
         data: dict[str, object] = json.loads(self.blob_path(digest).read_text())
         return data

@@ -200,6 +200,11 @@ class LocalNode:
         deadline = time.monotonic() + STOP_TIMEOUT
         while self.pid() is not None and time.monotonic() < deadline:
             time.sleep(0.1)
+        # The kernel removes the node's veth with its network namespace, a
+        # moment later; booting the same name before that fails ("File exists").
+        veth = Path(f"/sys/class/net/vb-{self.name}")
+        while veth.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def delete(self) -> None:
         """Kill the node and remove every trace of it."""
