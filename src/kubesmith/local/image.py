@@ -34,20 +34,20 @@ awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' \\
     /proc/self/mounts | while read -r m; do mount -o remount,bind,rw "$m"; done
 """
 
-CGROUP_RW_UNIT = """[Unit]
-Description=Make cgroup hierarchies writable for nested containers
-DefaultDependencies=no
-After=local-fs.target
-Before=sysinit.target
 
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/sbin/kubesmith-cgroup-rw
+def early_boot_unit(description: str, command: str) -> str:
+    """A oneshot unit that runs ``command`` before sysinit.target."""
+    return (
+        f"[Unit]\nDescription={description}\nDefaultDependencies=no\n"
+        "After=local-fs.target\nBefore=sysinit.target\n\n"
+        f"[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart={command}\n\n"
+        "[Install]\nWantedBy=sysinit.target\n"
+    )
 
-[Install]
-WantedBy=sysinit.target
-"""
+
+CGROUP_RW_UNIT = early_boot_unit(
+    "Make cgroup hierarchies writable for nested containers", "/usr/local/sbin/kubesmith-cgroup-rw"
+)
 
 
 # The kubelet insists on these host-wide kernel settings and writes them when
@@ -67,20 +67,10 @@ for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_
 done
 """
 
-KUBELET_SYSCTL_UNIT = """[Unit]
-Description=Show the kubelet its expected kernel settings (node-local view)
-DefaultDependencies=no
-After=local-fs.target
-Before=sysinit.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/sbin/kubesmith-kubelet-sysctls
-
-[Install]
-WantedBy=sysinit.target
-"""
+KUBELET_SYSCTL_UNIT = early_boot_unit(
+    "Show the kubelet its expected kernel settings (node-local view)",
+    "/usr/local/sbin/kubesmith-kubelet-sysctls",
+)
 
 # kubelet reads kernel messages for OOM events; nodes have no /dev/kmsg.
 KMSG_TMPFILES = "L /dev/kmsg - - - - /dev/console\n"
