@@ -4,7 +4,7 @@ Debian root filesystems, under the names upstream publishes them with."""
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from kubesmith import log
@@ -54,7 +54,6 @@ class ImageSpec:
     layers: tuple[LayerSpec, ...]
     config: ImageConfig
     check: Check
-    components: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _files_layer(key: str, files: dict[str, Path], dirs: tuple[str, ...] = ()) -> LayerSpec:
@@ -129,7 +128,6 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
                 layers,
                 ImageConfig(entrypoint=[f"/usr/local/bin/{command}"], env=[PATH_ENV]),
                 Check(("--version",), f"Kubernetes {v['kube_version']}"),
-                ("kubernetes",),
             )
         )
     pause = outputs["pause"] / "pause"
@@ -139,7 +137,6 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
             (_files_layer(f"pause-{_digest_of([pause])}", {"pause": pause}),),
             ImageConfig(entrypoint=["/pause"], user="65535:65535"),
             Check(("-v",), f"v{v['kube_pause_version']}"),
-            ("pause",),
         )
     )
     coredns = outputs["coredns"] / "coredns"
@@ -149,7 +146,6 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
             (base, _files_layer(f"coredns-{_digest_of([coredns])}", {"coredns": coredns})),
             ImageConfig(entrypoint=["/coredns"]),
             Check(("-version",), f"CoreDNS-{bare(v['kube_coredns_version'])}"),
-            ("coredns",),
         )
     )
     flanneld = outputs["flannel"] / "flanneld"
@@ -162,7 +158,6 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
             ),
             ImageConfig(entrypoint=["/opt/bin/flanneld"], env=[PATH_ENV]),
             Check(("--version",), v["kube_flannel_version"]),
-            ("flannel",),
         )
     )
     router = outputs["kube-router"] / "kube-router"
@@ -177,7 +172,6 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
             ),
             ImageConfig(entrypoint=["/usr/local/bin/kube-router"], env=[PATH_ENV]),
             Check(("--version",), v["kube_kube_router_version"]),
-            ("kube-router",),
         )
     )
     specs.append(
@@ -186,7 +180,6 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
             (net,),
             ImageConfig(cmd=["sh"], env=[PATH_ENV]),
             Check(("busybox",), f"BusyBox v{v['kube_busybox_version']}"),
-            (),
         )
     )
     return specs
