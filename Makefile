@@ -3,13 +3,14 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
-PROVIDER ?= local
+PROVIDER ?=
 INVENTORY ?= inventory/local
+VAGRANT_INVENTORY ?= inventory/vagrant
 SCENARIOS ?= node_prereqs offline_mirror default
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup host-packages up down test lint bundle mirror unit molecule bench clean
+.PHONY: setup host-packages up down up-local up-vagrant down-local down-vagrant down-cluster test lint bundle mirror unit molecule bench clean
 
 setup: $(STAMP)
 
@@ -22,19 +23,40 @@ $(STAMP): requirements.txt pyproject.toml scripts/host-packages.txt scripts/inst
 host-packages:
 	scripts/install-host-packages scripts/host-packages.txt
 
-up: setup bundle
-	@echo "make up: provider '$(PROVIDER)', inventory $(INVENTORY)"
+# make up / make down: PROVIDER=vagrant or PROVIDER=local; without it,
+# scripts/detect-provider picks vagrant where Vagrant and a hypervisor exist.
+up: setup
+	@$(MAKE) --no-print-directory up-$(or $(PROVIDER),$(shell scripts/detect-provider))
+
+down: setup
+	@$(MAKE) --no-print-directory down-$(or $(PROVIDER),$(shell scripts/detect-provider))
+
+up-local: bundle
+	@echo "make up: local system-container nodes, inventory $(INVENTORY)"
 	$(BIN)/kubesmith -i $(INVENTORY) nodes create
 	$(BIN)/kubesmith -i $(INVENTORY) mirror serve
 	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/cluster.yml
 	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/demo.yml
-	@echo "cluster ready: KUBECONFIG=$(CURDIR)/artifacts/local/admin.conf $(BIN)/kubectl get nodes"
+
+up-vagrant:
+	@echo "make up: Vagrant VMs, inventory $(VAGRANT_INVENTORY)"
+	KUBESMITH_INVENTORY=$(VAGRANT_INVENTORY) vagrant up
+	$(BIN)/kubesmith -i $(VAGRANT_INVENTORY) vagrant inventory
+	$(BIN)/ansible-playbook -i $(VAGRANT_INVENTORY) playbooks/cluster.yml
+	$(BIN)/ansible-playbook -i $(VAGRANT_INVENTORY) playbooks/demo.yml
+
+up-% down-%:
+	@echo "make: PROVIDER must be vagrant or local (got '$*')" >&2; exit 2
 
 down-cluster: setup
 	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/reset.yml
 
-down: setup
+down-local:
 	$(BIN)/kubesmith -i $(INVENTORY) nodes delete
+
+down-vagrant:
+	KUBESMITH_INVENTORY=$(VAGRANT_INVENTORY) vagrant destroy --force
+	rm -f $(VAGRANT_INVENTORY)/vagrant-ssh.yml
 
 test: setup lint bundle unit molecule
 
@@ -52,7 +74,7 @@ mirror: bundle
 	$(BIN)/kubesmith -i $(INVENTORY) mirror serve
 
 unit: setup
-	KUBESMITH_REQUIRE_BUNDLE=1 $(BIN)/pytest
+	KUBESMITH_REQUIRE_BUNDLE=1 KUBESMITH_REQUIRE_VAGRANT=1 $(BIN)/pytest
 
 molecule: setup
 	set -e; for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s; done

@@ -90,6 +90,13 @@ def parser() -> argparse.ArgumentParser:
     )
     stop = mirror.add_parser("stop", help="stop the file server and registry")
     stop.add_argument("--address", help="only the instance on this address (default: all)")
+    vm = groups.add_parser("vagrant", help="Vagrant VMs").add_subparsers(dest="verb", required=True)
+    vm_inventory = vm.add_parser(
+        "inventory", help="write the running VMs' SSH settings into the inventory (vagrant-ssh.yml)"
+    )
+    vm_inventory.add_argument(
+        "--root", type=Path, default=Path(), help="directory of the Vagrantfile (default: .)"
+    )
     return top
 
 
@@ -111,6 +118,15 @@ def _mirror(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vagrant(args: argparse.Namespace) -> int:
+    from kubesmith import vagrant
+    from kubesmith.inventory import load_raw
+
+    written = vagrant.write_inventory(args.root, args.inventory, load_raw(args.inventory))
+    print(f"kubesmith: wrote {written}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -118,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             return _bundle(args)
         if args.group == "mirror":
             return _mirror(args)
+        if args.group == "vagrant":
+            return _vagrant(args)
         spec = load_local(args.inventory)
         return NODE_VERBS[args.verb](spec, args)
     except KubesmithError as exc:

@@ -93,13 +93,19 @@ def _require(hostvars: dict[str, Any], key: str, where: str) -> Any:
     return hostvars[key]
 
 
+def host_names(raw: dict[str, Any], source: Path) -> list[str]:
+    """Every host of the inventory (sorted); an inventory without hosts is an error."""
+    names = sorted(h for h in _groups_of(raw) if h != "localhost")
+    if not names:
+        raise KubesmithError(f"inventory {source} defines no hosts")
+    return names
+
+
 def local_spec(raw: dict[str, Any], source: Path) -> LocalSpec:
     """Build the local-provider view of an inventory, checking what it needs."""
     hostvars: dict[str, dict[str, Any]] = raw.get("_meta", {}).get("hostvars", {})
     membership = _groups_of(raw)
-    names = sorted(h for h in membership if h != "localhost")
-    if not names:
-        raise KubesmithError(f"inventory {source} defines no hosts")
+    names = host_names(raw, source)
     first = hostvars.get(names[0], {})
     where = f"inventory {source}"
     try:

@@ -237,3 +237,12 @@ def test_valid_inventory_passes_preflight(outcomes):
     output = result.stdout + result.stderr
     assert "inventory check failed" not in output
     assert {"etcd1", "cp1", "worker1", "worker2"} <= _recap_hosts(output)
+
+
+@pytest.mark.parametrize("name", ["local", "vagrant", "sample"])
+def test_shipped_inventories_pass_preflight(repo, name):
+    """The inventories users start from describe buildable clusters."""
+    result = _run(repo, repo / "inventory" / name, "preflight.yml")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert _recap_hosts(output) == {"localhost"}
