@@ -2,6 +2,7 @@
 with the fetched admin kubeconfig, and hosts reached through Ansible."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -13,7 +14,10 @@ from kubesmith.bundle import versions
 from kubesmith.bundle.build import bundle_dir
 
 REPO = Path(__file__).resolve().parents[3]
-INVENTORY = REPO / "inventory" / "local"
+# The scenario's own inventory (default: inventory/local; trixie: the same
+# hosts booted from Debian 13).
+INVENTORY = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", REPO / "molecule" / "default"))
+INVENTORY = INVENTORY / "inventory"
 ADMIN_CONF = REPO / "artifacts" / "local" / "admin.conf"
 VERSIONS = versions.load()
 KUBECTL = (
