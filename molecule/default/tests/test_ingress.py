@@ -1,0 +1,49 @@
+"""The ingress role against the live cluster.
+
+The F5 NGINX Ingress Controller image cannot come from the package
+registries, so the offline mirror lacks it and the local inventory sets
+kube_ingress_enabled: false. What can be proved here is proved: the role
+refuses to start without the image and applies nothing, and every object it
+renders (RBAC, ConfigMap, IngressClass nginx, Deployment, NodePort Service)
+is accepted by the API server in a server-side dry run (check mode).
+"""
+
+from conftest import TESTBOX, kubectl, run_playbook
+
+INGRESS_OBJECTS = (
+    ("namespace", "nginx-ingress"),
+    ("ingressclass", "nginx"),
+    ("clusterrole", "nginx-ingress"),
+    ("clusterrolebinding", "nginx-ingress"),
+)
+
+
+def absent(kind: str, name: str) -> bool:
+    return kubectl("get", kind, name, check=False).returncode != 0
+
+
+def test_missing_image_stops_the_role_before_anything_is_applied():
+    result = run_playbook("ingress.yml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "docker.io/nginx/nginx-ingress:5.5.4 is not in the registry mirror" in output
+    assert all(absent(kind, name) for kind, name in INGRESS_OBJECTS)
+
+
+def test_rendered_objects_pass_server_side_validation():
+    """Check mode with an image the mirror has: the probe passes and the API
+    server validates every object without creating any."""
+    result = run_playbook("ingress.yml", "--check", "-e", f"ingress_image={TESTBOX}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "failed=0" in output
+    assert all(absent(kind, name) for kind, name in INGRESS_OBJECTS), "check mode created objects"
+
+
+def test_server_side_validation_can_fail():
+    """Negative control: a NodePort outside the node port range is rejected."""
+    bad_port = ("-e", "ingress_http_node_port=80")
+    result = run_playbook("ingress.yml", "--check", "-e", f"ingress_image={TESTBOX}", *bad_port)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "provided port is not in the valid range" in output
