@@ -42,7 +42,7 @@ def test_rendered_objects_pass_server_side_validation():
 
 def test_server_side_validation_can_fail():
     """Negative control: a NodePort outside the node port range is rejected."""
-    bad_port = ("-e", "ingress_http_node_port=80")
+    bad_port = ("-e", "kube_ingress_http_node_port=80")
     result = run_playbook("ingress.yml", "--check", "-e", f"ingress_image={TESTBOX}", *bad_port)
     output = result.stdout + result.stderr
     assert result.returncode != 0
