@@ -60,9 +60,10 @@ def test_rendered_objects_pass_server_side_validation(ingress_namespace):
 
 
 def test_server_side_validation_can_fail(ingress_namespace):
-    """Negative control: a NodePort outside the node port range is rejected."""
-    bad_port = ("-e", "kube_ingress_http_node_port=80")
-    result = run_playbook("ingress.yml", "--check", "-e", f"ingress_image={TESTBOX}", *bad_port)
+    """Negative control: the API server rejects an invalid object in the same
+    check-mode run (client-side checks would let it through)."""
+    bad = ("-e", "ingress_replicas=-1")
+    result = run_playbook("ingress.yml", "--check", "-e", f"ingress_image={TESTBOX}", *bad)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "provided port is not in the valid range" in output
+    assert "Invalid value: -1: must be greater than or equal to 0" in output
