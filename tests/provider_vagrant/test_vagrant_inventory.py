@@ -169,3 +169,25 @@ def test_vagrant_errors_are_shown(tmp_path, vagrant_inventory, monkeypatch):
     monkeypatch.setenv("VAGRANT_DOTFILE_PATH", str(tmp_path / "dotvagrant"))
     with pytest.raises(KubesmithError, match=r"vagrant status failed: .*VirtualBox"):
         kvagrant.write_inventory(repo, vagrant_inventory, load_raw(vagrant_inventory))
+
+
+def test_preflight_accepts_vms_sharing_the_forwarding_address(fake_vagrant, vagrant_inventory):
+    """Every VirtualBox VM is reached at 127.0.0.1 on its own port; the cluster
+    addresses (kube_node_ip = vagrant_ip) stay distinct, so preflight passes."""
+    fake_vagrant["state"].write_text(json.dumps(vms()))
+    write(fake_vagrant, vagrant_inventory)
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "-i",
+            str(vagrant_inventory),
+            str(repo / "playbooks" / "preflight.yml"),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "inventory check failed" not in result.stdout
