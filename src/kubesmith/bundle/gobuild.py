@@ -9,6 +9,8 @@ everything from the module proxy.
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -60,8 +62,33 @@ def go_env(extra: dict[str, str] | None = None, cgo: bool = False) -> dict[str, 
     return env
 
 
+def require_go() -> None:
+    """Stop early, naming the fix, when no Go toolchain new enough is installed."""
+    found = shutil.which("go")
+    if found is None:
+        raise KubesmithError(
+            f"building the bundle needs Go {GO_DIRECTIVE} or newer and `go` is not on PATH: "
+            "install it (go.dev/dl, or your distribution's golang package)"
+        )
+    version = run([found, "env", "GOVERSION"], what="read the Go version").stdout.strip()
+    if not go_at_least(version, GO_DIRECTIVE):
+        raise KubesmithError(
+            f"building the bundle needs Go {GO_DIRECTIVE} or newer; {found} is {version}"
+        )
+
+
+def go_at_least(version: str, minimum: str) -> bool:
+    """``go_at_least("go1.26.8", "1.26")`` -> True."""
+    match = re.match(r"go(\d+)\.(\d+)", version)
+    if match is None:
+        return False
+    wanted = tuple(int(p) for p in minimum.split(".")[:2])
+    return (int(match[1]), int(match[2])) >= wanted
+
+
 def module_dir(module: str, version: str) -> Path:
     """Download one module into the module cache and return its directory."""
+    require_go()
     result = run(
         ["go", "mod", "download", "-json", f"{module}@{version}"],
         what=f"download Go module {module}@{version}",
@@ -93,6 +120,7 @@ def _stream(argv: list[str], cwd: Path, env: dict[str, str], component: str) -> 
 
 def build(name: str, spec: GoBuild, workdir: Path, outdir: Path) -> None:
     """Build every binary of ``spec`` into ``outdir``."""
+    require_go()
     workdir.mkdir(parents=True, exist_ok=True)
     outdir.mkdir(parents=True, exist_ok=True)
     (workdir / "go.mod").write_text(spec.go_mod(name))
