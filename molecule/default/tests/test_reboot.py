@@ -1,33 +1,67 @@
-"""A worker restarted comes back Ready with its routes and resolv.conf intact.
+"""A worker restarted comes back Ready with its routes and resolv.conf intact,
+and the app pod it runs is reachable again.
 
 In its own module so that it runs after every other cluster check."""
 
+import urllib.request
+
 import testinfra
 
-from conftest import kubectl, kubesmith, wait_for
+from conftest import kubectl, kubectl_json, kubesmith, wait_for
 
 testinfra_hosts = ["cp1"]
 
 DNS_IP = "10.96.0.10"
 PAGE = "app-v1: hello from production"
+NODE_PORT = 30080
+
+
+def app_pod() -> dict:
+    return kubectl_json("-n", "production", "get", "pods", "-l", "app=app-v1")["items"][0]
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.read().decode().strip() == PAGE
+    except OSError:
+        return False
 
 
 def test_worker_comes_back_after_a_reboot(host, nodes):
-    kubesmith("nodes", "stop", "worker2")
-    kubesmith("nodes", "start", "worker2")
-    kubectl("wait", "--for=condition=Ready", "node/worker2", "--timeout=240s")
-    worker2 = testinfra.get_host(
-        "ansible://worker2", ansible_inventory=host.backend.ansible_inventory
+    # The worker that runs the app: after the reboot its pod must work again.
+    name = app_pod()["spec"]["nodeName"]
+    peer = next(n for n in ("worker1", "worker2") if n != name)
+    kubesmith("nodes", "stop", name)
+    kubesmith("nodes", "start", name)
+    kubectl("wait", "--for=condition=Ready", f"node/{name}", "--timeout=240s")
+    rebooted = testinfra.get_host(
+        f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory
     )
-    cidr = nodes["worker1"]["pod_cidr"]
+    cidr = nodes[peer]["pod_cidr"]
     routes = wait_for(
-        lambda: cidr in worker2.check_output("ip route") and worker2.check_output("ip route"),
+        lambda: cidr in rebooted.check_output("ip route") and rebooted.check_output("ip route"),
         timeout=120,
     )
     assert f"{cidr} via" in routes and "dev flannel.1" in routes
     first = next(
         ln
-        for ln in worker2.file("/etc/resolv.conf").content_string.splitlines()
+        for ln in rebooted.file("/etc/resolv.conf").content_string.splitlines()
         if ln.startswith("nameserver")
     )
     assert first == f"nameserver {DNS_IP}"
+
+    def pod_reachable() -> bool:
+        pod = app_pod()
+        ip = pod["status"].get("podIP")
+        if not ip or pod["spec"]["nodeName"] != name:
+            return False
+        result = rebooted.run(f"curl -sS -m 3 http://{ip}:8080/")
+        return result.rc == 0 and result.stdout.strip() == PAGE
+
+    # The pod's sandbox is recreated with a new address; the node reaches it,
+    # and this machine reaches the NodePort on every node, within two minutes.
+    assert wait_for(pod_reachable, timeout=120, interval=3), "pod unreachable from its node"
+    for node in nodes.values():
+        url = f"http://{node['address']}:{NODE_PORT}/"
+        assert wait_for(lambda u=url: answers(u), timeout=60, interval=3), url
