@@ -3,7 +3,9 @@
 Each run: delete the local nodes, then create them, serve the mirror, run
 playbooks/cluster.yml and playbooks/demo.yml (timed together as "up"), then
 run cluster.yml again (the no-op re-run, which must report changed=0).
-The bundle must be built (make bundle). Usage: python bench/cluster_up.py [RUNS]
+The bundle must be built (make bundle).
+Usage: python bench/cluster_up.py [RUNS] [INVENTORY]  (default: 3, inventory/local;
+molecule/trixie/inventory times the same nodes on Debian 13)
 """
 
 import re
@@ -15,7 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-INVENTORY = REPO / "inventory" / "local"
+INVENTORY = Path(sys.argv[2]) if len(sys.argv) > 2 else REPO / "inventory" / "local"
 
 
 def run(*argv: str | Path) -> str:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,9 @@ KUBECTL = (
 )
 BIN = Path(sys.executable).parent
 TESTBOX = f"docker.io/kubesmith/testbox:{VERSIONS['kube_busybox_version']}"
+DNS_IP = "10.96.0.10"
+PAGE = "app-v1: hello from production"
+NODE_PORT = 30080
 K8S_NODES = ("cp1", "worker1", "worker2")
 
 
@@ -136,6 +140,20 @@ def nodes():
         )
         result[item["metadata"]["name"]] = {"address": address, "pod_cidr": item["spec"]["podCIDR"]}
     return result
+
+
+def app_pod() -> dict:
+    """The demo app's pod, as the API shows it now."""
+    return kubectl_json("-n", "production", "get", "pods", "-l", "app=app-v1")["items"][0]
+
+
+def serves_page(url: str) -> bool:
+    """Whether ``url`` answers from this machine with the demo app's page."""
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.read().decode().strip() == PAGE
+    except OSError:
+        return False
 
 
 def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess:

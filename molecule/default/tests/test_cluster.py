@@ -9,20 +9,21 @@ import pytest
 import testinfra
 
 from conftest import (
+    DNS_IP,
     K8S_NODES,
+    NODE_PORT,
+    PAGE,
+    app_pod,
     kubectl,
     kubectl_json,
     pod_exec,
     run_playbook,
+    serves_page,
     wait_for,
 )
 
 # Runs once, from cp1's point of view; other hosts via host.get_host().
 testinfra_hosts = ["cp1"]
-
-DNS_IP = "10.96.0.10"
-PAGE = "app-v1: hello from production"
-NODE_PORT = 30080
 
 
 def other(host, name):
@@ -149,10 +150,6 @@ def test_node_port_on_every_node_even_without_the_pod(host, nodes):
     assert client.run(f"curl -sS -m 5 http://{nodes['worker1']['address']}:30081/").rc != 0
 
 
-def app_pod() -> dict:
-    return kubectl_json("-n", "production", "get", "pods", "-l", "app=app-v1")["items"][0]
-
-
 def test_every_node_reaches_the_app_pod_directly(host):
     """Node to pod by IP, the pod's own node included: traffic to local pods
     leaves through cni0 and must pass the isolation like node traffic does."""
@@ -168,19 +165,10 @@ def test_node_port_from_this_machine_on_every_node(nodes):
     NodePort of every node, the pod's own node included."""
     for name in K8S_NODES:
         url = f"http://{nodes[name]['address']}:{NODE_PORT}/"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            assert response.read().decode().strip() == PAGE, name
+        assert serves_page(url), name
     # Negative control: a port no service claims is refused.
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://{nodes['worker1']['address']}:30081/", timeout=5)
-
-
-def _node_port_answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            return response.read().decode().strip() == PAGE
-    except OSError:
-        return False
 
 
 def test_this_machine_passes_only_through_the_inventory_allowance(nodes):
@@ -188,16 +176,16 @@ def test_this_machine_passes_only_through_the_inventory_allowance(nodes):
     emptied, this machine is "another namespace" to production and the
     NodePort on the pod's node no longer answers; the role restores it."""
     url = f"http://{nodes[app_pod()['spec']['nodeName']]['address']}:{NODE_PORT}/"
-    assert _node_port_answers(url)
+    assert serves_page(url)
     no_allowance = ("-e", '{"network_policies_allow_cidrs": []}')
     try:
         narrowed = run_playbook("cluster.yml", "--tags", "network_policies", *no_allowance)
         assert narrowed.returncode == 0, narrowed.stdout[-2000:]
-        assert wait_for(lambda: not _node_port_answers(url), timeout=30), "must be blocked"
+        assert wait_for(lambda: not serves_page(url), timeout=30), "must be blocked"
     finally:
         restored = run_playbook("cluster.yml", "--tags", "network_policies")
         assert restored.returncode == 0, restored.stdout[-2000:]
-    assert wait_for(lambda: _node_port_answers(url), timeout=30), "restored allowance must pass"
+    assert wait_for(lambda: serves_page(url), timeout=30), "restored allowance must pass"
 
 
 # 5. DNS --------------------------------------------------------------------

@@ -3,29 +3,11 @@ and the app pod it runs is reachable again.
 
 In its own module so that it runs after every other cluster check."""
 
-import urllib.request
-
 import testinfra
 
-from conftest import kubectl, kubectl_json, kubesmith, wait_for
+from conftest import DNS_IP, NODE_PORT, PAGE, app_pod, kubectl, kubesmith, serves_page, wait_for
 
 testinfra_hosts = ["cp1"]
-
-DNS_IP = "10.96.0.10"
-PAGE = "app-v1: hello from production"
-NODE_PORT = 30080
-
-
-def app_pod() -> dict:
-    return kubectl_json("-n", "production", "get", "pods", "-l", "app=app-v1")["items"][0]
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            return response.read().decode().strip() == PAGE
-    except OSError:
-        return False
 
 
 def test_worker_comes_back_after_a_reboot(host, nodes):
@@ -64,4 +46,4 @@ def test_worker_comes_back_after_a_reboot(host, nodes):
     assert wait_for(pod_reachable, timeout=120, interval=3), "pod unreachable from its node"
     for node in nodes.values():
         url = f"http://{node['address']}:{NODE_PORT}/"
-        assert wait_for(lambda u=url: answers(u), timeout=60, interval=3), url
+        assert wait_for(lambda u=url: serves_page(u), timeout=60, interval=3), url
