@@ -4,15 +4,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
-def vagrant_inventory(tmp_path: Path) -> Path:
+def vagrant_inventory(repo: Path, tmp_path: Path) -> Path:
     """A private copy of inventory/vagrant that a test may break."""
     copy = tmp_path / "inventory"
     generated = shutil.ignore_patterns("vagrant-ssh.yml")
-    shutil.copytree(REPO / "inventory" / "vagrant", copy, ignore=generated)
+    shutil.copytree(repo / "inventory" / "vagrant", copy, ignore=generated)
     return copy
 
 

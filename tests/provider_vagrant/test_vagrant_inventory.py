@@ -9,6 +9,7 @@ inventory, Ansible reading it) is the real code.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -159,24 +160,23 @@ def test_an_inventory_host_without_a_vm_is_named(fake_vagrant, vagrant_inventory
     assert not (vagrant_inventory / "vagrant-ssh.yml").exists()
 
 
-def test_vagrant_errors_are_shown(tmp_path, vagrant_inventory, monkeypatch):
+def test_vagrant_errors_are_shown(repo, vagrant_exe, tmp_path, vagrant_inventory, monkeypatch):
     """Real Vagrant with no usable hypervisor: its own message comes through."""
-    if subprocess.run(["which", "vagrant"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("vagrant is not installed")
-    if any(Path(d, "VBoxManage").exists() for d in os.environ["PATH"].split(os.pathsep)):
+    del vagrant_exe  # only required: the test runs the real one
+    if shutil.which("VBoxManage"):
         pytest.skip("VirtualBox is installed here")
-    repo = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("VAGRANT_DOTFILE_PATH", str(tmp_path / "dotvagrant"))
     with pytest.raises(KubesmithError, match=r"vagrant status failed: .*VirtualBox"):
         kvagrant.write_inventory(repo, vagrant_inventory, load_raw(vagrant_inventory))
 
 
-def test_preflight_accepts_vms_sharing_the_forwarding_address(fake_vagrant, vagrant_inventory):
+def test_preflight_accepts_vms_sharing_the_forwarding_address(
+    repo, fake_vagrant, vagrant_inventory
+):
     """Every VirtualBox VM is reached at 127.0.0.1 on its own port; the cluster
     addresses (kube_node_ip = vagrant_ip) stay distinct, so preflight passes."""
     fake_vagrant["state"].write_text(json.dumps(vms()))
     write(fake_vagrant, vagrant_inventory)
-    repo = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("ansible-playbook")),

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[2]  # where the Vagrantfile is
 
 
 def validate(vagrant_exe: str, inventory: Path, tmp_path: Path, **env: str) -> tuple[int, str, Any]:
