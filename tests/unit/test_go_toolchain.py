@@ -9,6 +9,14 @@ from kubesmith.bundle import gobuild
 from kubesmith.errors import KubesmithError
 
 
+@pytest.fixture(autouse=True)
+def fresh_check():
+    """require_go() remembers its answer; each test starts without it."""
+    gobuild.require_go.cache_clear()
+    yield
+    gobuild.require_go.cache_clear()
+
+
 @pytest.mark.parametrize(
     ("version", "ok"),
     [

@@ -7,6 +7,7 @@ carries the ``replace`` lines a release build needs; ``go build`` then fetches
 everything from the module proxy.
 """
 
+import functools
 import json
 import os
 import re
@@ -62,8 +63,11 @@ def go_env(extra: dict[str, str] | None = None, cgo: bool = False) -> dict[str, 
     return env
 
 
+@functools.cache
 def require_go() -> None:
-    """Stop early, naming the fix, when no Go toolchain new enough is installed."""
+    """Stop early, naming the fix, when no Go toolchain new enough is installed.
+
+    Checked once per process: every module download and build asks."""
     found = shutil.which("go")
     if found is None:
         raise KubesmithError(
