@@ -95,7 +95,11 @@ def _require(hostvars: dict[str, Any], key: str, where: str) -> Any:
 
 def host_names(raw: dict[str, Any], source: Path) -> list[str]:
     """Every host of the inventory (sorted); an inventory without hosts is an error."""
-    names = sorted(h for h in _groups_of(raw) if h != "localhost")
+    return _names(_groups_of(raw), source)
+
+
+def _names(membership: dict[str, list[str]], source: Path) -> list[str]:
+    names = sorted(h for h in membership if h != "localhost")
     if not names:
         raise KubesmithError(f"inventory {source} defines no hosts")
     return names
@@ -105,7 +109,7 @@ def local_spec(raw: dict[str, Any], source: Path) -> LocalSpec:
     """Build the local-provider view of an inventory, checking what it needs."""
     hostvars: dict[str, dict[str, Any]] = raw.get("_meta", {}).get("hostvars", {})
     membership = _groups_of(raw)
-    names = host_names(raw, source)
+    names = _names(membership, source)
     first = hostvars.get(names[0], {})
     where = f"inventory {source}"
     try:
