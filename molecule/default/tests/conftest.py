@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import testinfra
 
 from kubesmith.bundle import versions
 from kubesmith.bundle.build import bundle_dir
@@ -140,6 +141,11 @@ def nodes():
         )
         result[item["metadata"]["name"]] = {"address": address, "pod_cidr": item["spec"]["podCIDR"]}
     return result
+
+
+def other(host, name):
+    """Another inventory host, reached the same way as ``host``."""
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)
 
 
 def app_pod() -> dict:

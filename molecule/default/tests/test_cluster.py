@@ -6,7 +6,6 @@ import re
 import urllib.request
 
 import pytest
-import testinfra
 
 from conftest import (
     DNS_IP,
@@ -16,6 +15,7 @@ from conftest import (
     app_pod,
     kubectl,
     kubectl_json,
+    other,
     pod_exec,
     run_playbook,
     serves_page,
@@ -24,11 +24,6 @@ from conftest import (
 
 # Runs once, from cp1's point of view; other hosts via host.get_host().
 testinfra_hosts = ["cp1"]
-
-
-def other(host, name):
-    """Another inventory host, reached the same way as ``host``."""
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)
 
 
 def gateway(pod_cidr: str) -> str:
@@ -129,19 +124,11 @@ def test_cluster_ip_from_a_pod_and_from_every_node(host):
 
 
 def test_node_port_on_every_node_even_without_the_pod(host, nodes):
-    pod_node = kubectl(
-        "-n",
-        "production",
-        "get",
-        "pods",
-        "-l",
-        "app=app-v1",
-        "-o",
-        "jsonpath={.items[0].spec.nodeName}",
-    ).stdout
+    pod_node = app_pod()["spec"]["nodeName"]
     assert any(n != pod_node for n in K8S_NODES)
     # The client is cp1's host network: production admits the cluster's nodes
-    # (a client outside the cluster is "another namespace" to its policy).
+    # (other clients are "another namespace" to its policy unless the inventory
+    # lists them in network_policies_allow_cidrs).
     client = other(host, "cp1")
     for name in K8S_NODES:
         url = f"http://{nodes[name]['address']}:{NODE_PORT}/"

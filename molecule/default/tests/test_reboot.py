@@ -3,9 +3,17 @@ and the app pod it runs is reachable again.
 
 In its own module so that it runs after every other cluster check."""
 
-import testinfra
-
-from conftest import DNS_IP, NODE_PORT, PAGE, app_pod, kubectl, kubesmith, serves_page, wait_for
+from conftest import (
+    DNS_IP,
+    NODE_PORT,
+    PAGE,
+    app_pod,
+    kubectl,
+    kubesmith,
+    other,
+    serves_page,
+    wait_for,
+)
 
 testinfra_hosts = ["cp1"]
 
@@ -17,14 +25,14 @@ def test_worker_comes_back_after_a_reboot(host, nodes):
     kubesmith("nodes", "stop", name)
     kubesmith("nodes", "start", name)
     kubectl("wait", "--for=condition=Ready", f"node/{name}", "--timeout=240s")
-    rebooted = testinfra.get_host(
-        f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory
-    )
+    rebooted = other(host, name)
     cidr = nodes[peer]["pod_cidr"]
-    routes = wait_for(
-        lambda: cidr in rebooted.check_output("ip route") and rebooted.check_output("ip route"),
-        timeout=120,
-    )
+
+    def routes_to_peer() -> str:
+        routes = rebooted.check_output("ip route")
+        return routes if cidr in routes else ""
+
+    routes = wait_for(routes_to_peer, timeout=120)
     assert f"{cidr} via" in routes and "dev flannel.1" in routes
     first = next(
         ln
