@@ -77,7 +77,7 @@ unit: setup
 	KUBESMITH_REQUIRE_BUNDLE=1 KUBESMITH_REQUIRE_VAGRANT=1 $(BIN)/pytest
 
 molecule: setup
-	set -e; for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s; done
+	scripts/run-scenarios $(SCENARIOS)
 
 bench: setup
 	$(BIN)/python bench/nodes_create.py

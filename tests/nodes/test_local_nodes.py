@@ -1,5 +1,6 @@
 """Local node lifecycle through the CLI: create, re-create, stop/start, delete."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,25 @@ def test_trixie_nodes_are_selectable(tmp_path):
         assert "VERSION_CODENAME=trixie" in os_release
     finally:
         cli(inv, "nodes", "delete", check=False)
+
+
+def test_too_little_disk_is_refused_before_anything_is_made(tmp_path):
+    """Nodes share this machine's disk: a state directory without room for the
+    new nodes and the kubelets' eviction reserve is refused up front."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", small], check=True)
+    try:
+        inv = write_inventory(tmp_path, {"lt-disk": "192.168.66.10"}, "ksbr-ld", "192.168.66.1/24")
+        env = {**os.environ, "KUBESMITH_STATE_DIR": str(small)}
+        result = subprocess.run(
+            [KUBESMITH, "-i", inv, "nodes", "create"], capture_output=True, text=True, env=env
+        )
+        assert result.returncode == 1, result.stderr
+        assert f"{small}/nodes has 0.1 GiB free" in result.stderr
+        assert "1 new node(s) (lt-disk) need 3.5 GiB" in result.stderr
+        assert list(small.iterdir()) == []
+        link = subprocess.run(["ip", "link", "show", "ksbr-ld"], capture_output=True)
+        assert link.returncode != 0, "the bridge was created before the disk check"
+    finally:
+        subprocess.run(["umount", small], check=True)

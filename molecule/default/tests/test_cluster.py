@@ -2,6 +2,7 @@
 isolation and a reboot, each check with a negative control."""
 
 import ipaddress
+import json
 import re
 import urllib.request
 
@@ -37,6 +38,22 @@ def test_every_node_ready():
     for item in items:
         ready = next(c for c in item["status"]["conditions"] if c["type"] == "Ready")
         assert ready["status"] == "True", item["metadata"]["name"]
+
+
+def test_kubelets_evict_by_absolute_disk_sizes_and_see_no_pressure():
+    """These nodes share this machine's disk: the kubelets run with absolute
+    eviction thresholds (a percentage of a large shared disk put every node
+    under DiskPressure), and no node reports pressure."""
+    for name in K8S_NODES:
+        path = f"/api/v1/nodes/{name}/proxy/configz"
+        config = json.loads(kubectl("get", "--raw", path).stdout)["kubeletconfig"]
+        assert config["evictionHard"]["nodefs.available"] == "2Gi", name
+        assert config["evictionHard"]["imagefs.available"] == "2Gi", name
+    for item in kubectl_json("get", "nodes")["items"]:
+        pressure = next(c for c in item["status"]["conditions"] if c["type"] == "DiskPressure")
+        assert pressure["status"] == "False", item["metadata"]["name"]
+        taints = [t["key"] for t in item["spec"].get("taints", [])]
+        assert "node.kubernetes.io/disk-pressure" not in taints, item["metadata"]["name"]
 
 
 ETCDCTL = (

@@ -115,6 +115,35 @@ def _check_network(spec: LocalSpec) -> None:
             )
 
 
+# What a new node's root, containerd images and logs take, and the free space
+# the kubelets keep (control_plane_shared_disk_eviction: nodefs/imagefs 2Gi).
+NODE_DISK_BYTES = 3 * 2**30 // 2
+EVICTION_RESERVE_BYTES = 2 * 2**30
+
+
+def _free_bytes(path: Path) -> int:
+    while not path.exists():
+        path = path.parent
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
+
+
+def _check_disk(spec: LocalSpec) -> None:
+    """Nodes share this machine's filesystem: refuse before creating any when
+    the new ones would leave less than the kubelets' eviction reserve."""
+    new = [n.name for n in spec.nodes if not LocalNode(n.name).exists()]
+    if not new:
+        return
+    need = EVICTION_RESERVE_BYTES + NODE_DISK_BYTES * len(new)
+    free = _free_bytes(nodes_dir())
+    if free < need:
+        raise KubesmithError(
+            f"{nodes_dir()} has {free / 2**30:.1f} GiB free; {len(new)} new node(s) "
+            f"({', '.join(new)}) need {need / 2**30:.1f} GiB: free space on that "
+            f"filesystem or set KUBESMITH_STATE_DIR to one with room"
+        )
+
+
 INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
 MIN_INOTIFY_INSTANCES = 1024
 
@@ -133,6 +162,7 @@ def create(spec: LocalSpec) -> None:
     """Create and boot every node of the inventory; wait until all answer SSH."""
     _require_root()
     _check_network(spec)
+    _check_disk(spec)
     _raise_inotify_limit()
     rootfs = image.ensure_image(spec.release)
     authorized = _ensure_client_key(spec.ssh_key)
