@@ -10,7 +10,7 @@ SCENARIOS ?= node_prereqs offline_mirror default trixie
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup host-packages up down up-local up-vagrant down-local down-vagrant down-cluster test lint bundle mirror unit molecule bench clean
+.PHONY: setup host-packages up down up-local up-vagrant down-local down-vagrant down-cluster test vagrant-vm-test lint bundle mirror unit molecule bench clean
 
 setup: $(STAMP)
 
@@ -58,7 +58,7 @@ down-vagrant:
 	KUBESMITH_INVENTORY=$(VAGRANT_INVENTORY) vagrant destroy --force
 	rm -f $(VAGRANT_INVENTORY)/vagrant-ssh.yml
 
-test: setup lint bundle unit molecule
+test: setup lint bundle unit vagrant-vm-test molecule
 
 lint: setup
 	$(BIN)/yamllint --strict .
@@ -75,6 +75,12 @@ mirror: bundle
 
 unit: setup
 	KUBESMITH_REQUIRE_BUNDLE=1 KUBESMITH_REQUIRE_VAGRANT=1 $(BIN)/pytest
+
+# One real VM through vagrant-libvirt (about 4 minutes under software emulation).
+vagrant-vm-test: setup
+	scripts/install-host-packages scripts/vm-packages.txt
+	scripts/start-libvirt
+	KUBESMITH_VAGRANT_VM=1 $(BIN)/pytest -m vagrant_vm tests/provider_vagrant
 
 molecule: setup
 	scripts/run-scenarios $(SCENARIOS)

@@ -1,10 +1,11 @@
 """`kubesmith vagrant inventory`: python-vagrant turns running VMs into
 Ansible connection settings.
 
-No hypervisor runs here, so a stand-in `vagrant` executable answers
-`status --machine-readable` and `ssh-config NAME` in Vagrant 2.3's exact
-output formats; everything after that (python-vagrant's parsing, the written
-inventory, Ansible reading it) is the real code.
+A stand-in `vagrant` executable answers `status --machine-readable` and
+`ssh-config NAME` in Vagrant 2.3's exact output formats, for four VMs on
+VirtualBox (forwarded ports) and on libvirt; everything after that
+(python-vagrant's parsing, the written inventory, Ansible reading it) is the
+real code. test_vagrant_vm.py does the same against a real VM.
 """
 
 import json
