@@ -22,6 +22,7 @@ def run(
     env: dict[str, str] | None = None,
     input_text: str | None = None,
     check: bool = True,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command, capturing output; on failure raise with its output's tail.
 
@@ -38,6 +39,7 @@ def run(
             capture_output=True,
             text=True,
             check=False,
+            timeout=timeout,
         )
     except FileNotFoundError as exc:
         raise KubesmithError(

@@ -23,6 +23,7 @@ import yaml
 from box import build_box
 
 from kubesmith.paths import state_dir
+from kubesmith.proc import run
 
 pytestmark = pytest.mark.vagrant_vm
 
@@ -62,37 +63,31 @@ class VmRun:
     networks: set[str]
 
 
-@pytest.fixture(scope="module")
-def vm_run(repo: Path, tmp_path_factory: pytest.TempPathFactory):
-    if os.environ.get("KUBESMITH_VAGRANT_VM") != "1":
-        pytest.skip("the real-VM test runs through make vagrant-vm-test (KUBESMITH_VAGRANT_VM=1)")
-    if missing := _needs():
-        pytest.fail(f"real-VM test needs {', '.join(missing)} (make vagrant-vm-test installs them)")
-    # qemu runs as its own user and must read the box's kernel: Vagrant's
-    # home for this test is outside /root.
-    home = state_dir() / "vagrant.d"
-    home.mkdir(parents=True, exist_ok=True)
-    home.chmod(0o755)
-    base_env = {**os.environ, "VAGRANT_HOME": str(home)}
+def _vagrant(*args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 600):
+    return run(
+        ["vagrant", *args],
+        what=f"vagrant {args[0]}",
+        cwd=cwd,
+        env=env,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def _ensure_box(env: dict[str, str]) -> str:
+    """The test box, named after its file (the recipe's digest): a changed box
+    is a new box, and an unchanged one is added, and uploaded to libvirt, once."""
     box = build_box()
-    # Named after the box file (its recipe's digest): a changed box is a new
-    # box, and an unchanged one is added, and uploaded to libvirt, only once.
-    box_name = f"kubesmith/{box.stem}"
-    listed = subprocess.run(
-        ["vagrant", "box", "list", "--machine-readable"],
-        env=base_env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if f",box-name,{box_name}" not in listed:
-        subprocess.run(
-            ["vagrant", "box", "add", "--name", box_name, "--provider", "libvirt", box],
-            env=base_env,
-            check=True,
-            capture_output=True,
-        )
-    root = tmp_path_factory.mktemp("vm")
+    name = f"kubesmith/{box.stem}"
+    listed = _vagrant("box", "list", "--machine-readable", env=env)
+    if f",box-name,{name}" not in listed.stdout:
+        added = _vagrant("box", "add", "--name", name, "--provider", "libvirt", str(box), env=env)
+        assert added.returncode == 0, added.stderr
+    return name
+
+
+def _one_vm_inventory(repo: Path, root: Path, box_name: str) -> Path:
+    """inventory/vagrant's settings, one host, both libvirt networks isolated."""
     inv = root / "inventory"
     shutil.copytree(repo / "inventory" / "vagrant" / "group_vars", inv / "group_vars")
     settings = inv / "group_vars" / "all" / "vagrant.yml"
@@ -106,6 +101,23 @@ def vm_run(repo: Path, tmp_path_factory: pytest.TempPathFactory):
     host = {"vagrant_ip": VM_IP, "vagrant_cpus": 1, "vagrant_memory": 1024}
     hosts = {"all": {"children": {"workers": {"hosts": {VM: host}}}}}
     (inv / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    return inv
+
+
+@pytest.fixture(scope="module")
+def vm_run(repo: Path, tmp_path_factory: pytest.TempPathFactory):
+    if os.environ.get("KUBESMITH_VAGRANT_VM") != "1":
+        pytest.skip("the real-VM test runs through make vagrant-vm-test (KUBESMITH_VAGRANT_VM=1)")
+    if missing := _needs():
+        pytest.fail(f"real-VM test needs {', '.join(missing)} (make vagrant-vm-test installs them)")
+    # qemu runs as its own user and must read the box's kernel: Vagrant's
+    # home for this test is outside /root.
+    home = state_dir() / "vagrant.d"
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o755)
+    base_env = {**os.environ, "VAGRANT_HOME": str(home)}
+    root = tmp_path_factory.mktemp("vm")
+    inv = _one_vm_inventory(repo, root, _ensure_box(base_env))
     env = {
         **base_env,
         "KUBESMITH_INVENTORY": str(inv),
@@ -113,21 +125,11 @@ def vm_run(repo: Path, tmp_path_factory: pytest.TempPathFactory):
     }
     before = _networks()
     try:
-        up = subprocess.run(
-            ["vagrant", "up", "--provider", "libvirt"],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
+        up = _vagrant("up", "--provider", "libvirt", env=env, cwd=repo, timeout=1800)
         assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
         yield VmRun(inventory=inv, env=env, networks=_networks() - before)
     finally:
-        subprocess.run(
-            ["vagrant", "destroy", "--force"], cwd=repo, env=env, capture_output=True, check=False
-        )
+        _vagrant("destroy", "--force", env=env, cwd=repo)
         for name in _networks() - before:
             subprocess.run(["virsh", "-c", "qemu:///system", "net-destroy", name], check=False)
             subprocess.run(["virsh", "-c", "qemu:///system", "net-undefine", name], check=False)
@@ -187,9 +189,7 @@ def test_libvirt_networks_are_isolated(vm_run):
 def test_halted_vm_is_named_and_nothing_is_written(repo, vm_run):
     inv, env = vm_run.inventory, vm_run.env
     (inv / "vagrant-ssh.yml").unlink(missing_ok=True)
-    halt = subprocess.run(
-        ["vagrant", "halt", VM], cwd=repo, env=env, capture_output=True, text=True, timeout=600
-    )
+    halt = _vagrant("halt", VM, env=env, cwd=repo)
     assert halt.returncode == 0, halt.stderr
     result = _kubesmith(repo, inv, env)
     assert result.returncode != 0
