@@ -25,15 +25,15 @@ class Record:
 
 
 def records(log: str) -> list[Record]:
-    out: list[Record] = []
+    # (pid, level, lines): a record's continuation lines are gathered, then joined once.
+    parts: list[tuple[str, str, list[str]]] = []
     for line in log.splitlines():
         match = _HEADER.match(line)
         if match:
-            out.append(Record(match["pid"], match["level"], line[match.end() :]))
-        elif out:
-            last = out[-1]
-            out[-1] = Record(last.pid, last.level, f"{last.text}\n{line}")
-    return out
+            parts.append((match["pid"], match["level"], [line[match.end() :]]))
+        elif parts:
+            parts[-1][2].append(line)
+    return [Record(pid, level, "\n".join(lines)) for pid, level, lines in parts]
 
 
 def _failed_run(recs: list[Record]) -> str | None:

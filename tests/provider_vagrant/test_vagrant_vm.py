@@ -32,13 +32,13 @@ VM_IP = "192.168.57.10"
 BIN = Path(sys.executable).parent
 
 
-def _virsh(*args: str) -> str:
+def _virsh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     argv = ["virsh", "-c", "qemu:///system", *args]
-    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(argv, capture_output=True, text=True, check=check)
 
 
 def _networks() -> set[str]:
-    return set(_virsh("net-list", "--all", "--name").split())
+    return set(_virsh("net-list", "--all", "--name").stdout.split())
 
 
 def _needs() -> list[str]:
@@ -46,12 +46,7 @@ def _needs() -> list[str]:
     plugin = Path("/usr/share/rubygems-integration/all/gems").glob("vagrant-libvirt-*")
     if not any(plugin):
         missing.append("vagrant-libvirt")
-    if (
-        shutil.which("virsh")
-        and subprocess.run(
-            ["virsh", "-c", "qemu:///system", "version"], capture_output=True, check=False
-        ).returncode
-    ):
+    if shutil.which("virsh") and _virsh("version", check=False).returncode:
         missing.append("a running libvirtd")
     return missing
 
@@ -131,8 +126,8 @@ def vm_run(repo: Path, tmp_path_factory: pytest.TempPathFactory):
     finally:
         _vagrant("destroy", "--force", env=env, cwd=repo)
         for name in _networks() - before:
-            subprocess.run(["virsh", "-c", "qemu:///system", "net-destroy", name], check=False)
-            subprocess.run(["virsh", "-c", "qemu:///system", "net-undefine", name], check=False)
+            _virsh("net-destroy", name, check=False)
+            _virsh("net-undefine", name, check=False)
 
 
 def _kubesmith(repo: Path, inv: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -180,7 +175,7 @@ def test_libvirt_networks_are_isolated(vm_run):
     address translation exists on this machine."""
     assert len(vm_run.networks) == 2, vm_run.networks
     for name in vm_run.networks:
-        xml = _virsh("net-dumpxml", name)
+        xml = _virsh("net-dumpxml", name).stdout
         assert "<forward" not in xml, f"libvirt network {name} forwards:\n{xml}"
     nat = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True).stdout
     assert "MASQUERADE" not in nat and "SNAT" not in nat, nat

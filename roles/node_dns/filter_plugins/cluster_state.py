@@ -12,9 +12,8 @@ Obj = dict[str, Any]
 PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 
 
-def _why(conditions: list[Obj], kind: str) -> str:
-    found = next((c for c in conditions if c.get("type") == kind), {})
-    return str(found.get("message") or found.get("reason") or "")
+def _why(condition: Obj) -> str:
+    return str(condition.get("message") or condition.get("reason") or "")
 
 
 def pod_state(pod: Obj) -> str:
@@ -23,7 +22,8 @@ def pod_state(pod: Obj) -> str:
     phase = status.get("phase", "Unknown")
     detail = ""
     if phase == "Pending":
-        detail = _why(status.get("conditions", []), "PodScheduled")
+        conditions = status.get("conditions", [])
+        detail = _why(next((c for c in conditions if c.get("type") == "PodScheduled"), {}))
     for container in status.get("containerStatuses", []):
         waiting = container.get("state", {}).get("waiting")
         if waiting:
@@ -35,13 +35,12 @@ def pod_state(pod: Obj) -> str:
 
 def node_trouble(node: Obj) -> str:
     name = node.get("metadata", {}).get("name", "?")
-    conditions = node.get("status", {}).get("conditions", [])
     troubles = []
-    for cond in conditions:
+    for cond in node.get("status", {}).get("conditions", []):
         kind, status = cond.get("type"), cond.get("status")
         if (kind == "Ready" and status != "True") or (kind in PRESSURE and status == "True"):
             state = kind if status == "True" else f"Not{kind}"
-            troubles.append(f"{state} ({_why(conditions, kind)})")
+            troubles.append(f"{state} ({_why(cond)})")
     return f"{name}: {', '.join(troubles)}" if troubles else ""
 
 
