@@ -1,0 +1,139 @@
+"""A healthy map of the local cluster's shape, built by hand for the netmap tests."""
+
+from dataclasses import replace
+
+from kubesmith.netmap.model import (
+    ClusterDns,
+    ClusterMap,
+    Endpoint,
+    ForwardingEntry,
+    Host,
+    Neighbour,
+    NetworkPolicy,
+    Node,
+    NodeState,
+    Pod,
+    Route,
+    Service,
+    ServicePort,
+    Vtep,
+    VxlanDevice,
+)
+
+DNS = "10.96.0.10"
+NODES = {
+    # name: (address, index of its pod range, VTEP MAC)
+    "cp1": ("192.168.60.11", 0, "0a:00:00:00:00:11"),
+    "worker1": ("192.168.60.21", 1, "0a:00:00:00:00:21"),
+    "worker2": ("192.168.60.22", 2, "0a:00:00:00:00:22"),
+}
+
+
+def pod_cidr(name: str) -> str:
+    return f"10.244.{NODES[name][1]}.0/24"
+
+
+def healthy_state(name: str) -> NodeState:
+    """What flannel and node_dns leave on a node: every peer routed, known and resolved."""
+    address, index, mac = NODES[name]
+    peers = [(n, *v) for n, v in NODES.items() if n != name]
+    return NodeState(
+        routes=(
+            Route("default", "host0", "192.168.60.1"),
+            Route(pod_cidr(name), "cni0"),
+            *(Route(pod_cidr(p), "flannel.1", f"10.244.{i}.0") for p, _, i, _ in peers),
+            Route("192.168.60.0/24", "host0"),
+        ),
+        cni0=f"10.244.{index}.1/24",
+        flannel=VxlanDevice(
+            mac=mac, vni=1, local_ip=address, port=8472, mtu=1450, address=f"10.244.{index}.0/32"
+        ),
+        forwarding=tuple(ForwardingEntry(m, a) for _, a, _, m in peers),
+        neighbours=tuple(Neighbour(f"10.244.{i}.0", m) for _, _, i, m in peers),
+        resolv_conf=(
+            "# BEGIN kubesmith node_dns",
+            "search svc.cluster.local cluster.local",
+            f"nameserver {DNS}",
+            "# END kubesmith node_dns",
+            "nameserver 192.168.60.1",
+        ),
+    )
+
+
+def node(name: str) -> Node:
+    address, _, mac = NODES[name]
+    return Node(
+        name=name,
+        address=address,
+        roles=("control-plane",) if name == "cp1" else (),
+        pod_cidr=pod_cidr(name),
+        vtep=Vtep(mac=mac, public_ip=address, backend="vxlan"),
+        state=healthy_state(name),
+    )
+
+
+def healthy_map() -> ClusterMap:
+    app = Pod("production", "app-v1-5d9c7b7f4-x2x9q", "worker2", "10.244.2.7")
+    dns_pods = [
+        Pod("kube-system", "coredns-7c65d6cfc9-abcde", "worker1", "10.244.1.3"),
+        Pod("kube-system", "coredns-7c65d6cfc9-fghij", "worker2", "10.244.2.3"),
+    ]
+    host_pods = [
+        Pod("kube-system", f"kube-proxy-{n}", n, NODES[n][0], host_network=True) for n in NODES
+    ]
+    return ClusterMap(
+        cluster="local",
+        api_server="https://192.168.60.11:6443",
+        node_network="192.168.60.0/24",
+        pod_network="10.244.0.0/16",
+        dns=ClusterDns(DNS, "service kube-system/kube-dns"),
+        nodes=tuple(node(n) for n in NODES),
+        other_hosts=(Host("etcd1", "192.168.60.10", ("etcd",)),),
+        pods=(app, *dns_pods, *host_pods),
+        services=(
+            Service(
+                "default",
+                "kubernetes",
+                cluster_ip="10.96.0.1",
+                ports=(ServicePort(443, target_port="6443"),),
+                endpoints=(Endpoint("192.168.60.11"),),
+            ),
+            Service(
+                "kube-system",
+                "kube-dns",
+                cluster_ip=DNS,
+                ports=(ServicePort(53, "UDP", "53"), ServicePort(53, "TCP", "53")),
+                selector=("k8s-app=kube-dns",),
+                endpoints=tuple(Endpoint(p.ip or "", True, p.node, p.name) for p in dns_pods),
+            ),
+            Service(
+                "production",
+                "app-v1",
+                type="NodePort",
+                cluster_ip="10.104.18.3",
+                ports=(ServicePort(80, target_port="8080", node_port=30080),),
+                selector=("app=app-v1",),
+                endpoints=(Endpoint(app.ip or "", True, app.node, app.name),),
+            ),
+        ),
+        network_policies=(
+            NetworkPolicy(
+                "production",
+                "deny-from-other-namespaces",
+                admits=("pods of production", "192.168.60.0/24", "192.168.60.1/32"),
+            ),
+        ),
+    )
+
+
+def with_node(model: ClusterMap, name: str, **changes) -> ClusterMap:
+    """The map with one node changed."""
+    nodes = tuple(replace(n, **changes) if n.name == name else n for n in model.nodes)
+    return replace(model, nodes=nodes)
+
+
+def with_state(model: ClusterMap, name: str, **changes) -> ClusterMap:
+    """The map with one node's SSH-read state changed."""
+    current = model.node(name)
+    assert current is not None and current.state is not None
+    return with_node(model, name, state=replace(current.state, **changes))
