@@ -28,6 +28,33 @@ NODES = {
     "worker2": ("192.168.60.22", 2, "0a:00:00:00:00:22"),
 }
 
+# What `ansible-inventory --list` prints for inventory/local (trimmed).
+INVENTORY = {
+    "_meta": {
+        "hostvars": {
+            name: {
+                "ansible_host": address,
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": "/var/lib/kubesmith/ssh/id_ed25519",
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=yes",
+                "kube_cluster_name": "local",
+                "kube_node_network": "192.168.60.0/24",
+            }
+            for name, address in (
+                ("etcd1", "192.168.60.10"),
+                ("cp1", "192.168.60.11"),
+                ("worker1", "192.168.60.21"),
+                ("worker2", "192.168.60.22"),
+            )
+        }
+    },
+    "all": {"children": ["ungrouped", "etcd", "k8s_cluster"]},
+    "etcd": {"hosts": ["etcd1"]},
+    "k8s_cluster": {"children": ["control_plane", "workers"]},
+    "control_plane": {"hosts": ["cp1"]},
+    "workers": {"hosts": ["worker1", "worker2"]},
+}
+
 
 def pod_cidr(name: str) -> str:
     return f"10.244.{NODES[name][1]}.0/24"

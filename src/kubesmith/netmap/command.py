@@ -65,7 +65,8 @@ def run_map(
                 print(f"kubesmith: problem: {problem.message}", file=sys.stderr)
     else:
         output.write_text(content, encoding="utf-8")
-        print(f"kubesmith: wrote {output} ({len(model.nodes)} nodes, {len(problems)} problems)")
+        counted = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+        print(f"kubesmith: wrote {output} ({len(model.nodes)} nodes, {counted})")
         for problem in problems:
             print(f"problem: {problem.message}")
     return EXIT_PROBLEMS if strict and problems else 0

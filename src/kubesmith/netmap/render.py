@@ -87,8 +87,13 @@ def _table(rows: Iterable[str], color: str = GREY, border: int = 1) -> str:
     )
 
 
+# Graphviz measures text a little narrower than browsers and librsvg draw it: a few
+# spaces at the end of each row keep long rows inside their box.
+_ROW_SLACK = "&#160;" * 3
+
+
 def _cell(text: str, color: str | None = None, bold: bool = False) -> str:
-    content = f"<b>{text}</b>" if bold else text
+    content = (f"<b>{text}</b>" if bold else text) + _ROW_SLACK
     if color:
         content = f'<font color="{color}">{content}</font>'
     return f'<td align="left" balign="left">{content}</td>'
@@ -132,7 +137,7 @@ def _node_label(node: Node, problems: _Problems) -> str:
         + _cell(f"{_e(node.address or '?')} · {_e(roles)} · {state}"),
     ]
     rows += [
-        f'<td align="left" colspan="2"><font color="{RED}">{_e(p.message)}</font></td>'
+        f'<td align="left" colspan="2"><font color="{RED}">{_e(p.message)}{_ROW_SLACK}</font></td>'
         for p in problems.of(node.name, *NODE_KINDS)
     ]
     return _table(rows, border=0)
@@ -294,38 +299,29 @@ def _endpoint_edges(model: ClusterMap) -> list[str]:
 
 
 def _tunnel_edges(model: ClusterMap, problems: _Problems) -> list[str]:
-    """One VXLAN edge per pair of working flannel.1 devices; a red arrow per broken way."""
+    """One VXLAN edge per pair of flannel.1 devices: blue both ways when both nodes route
+    to each other, else red from the node that cannot, with its reason."""
     overlay = [n for n in model.nodes if n.state and n.state.flannel]
     lines = []
     for i, node in enumerate(overlay):
         for peer in overlay[i + 1 :]:
             ends = (_id("node", node.name, "flannel"), _id("node", peer.name, "flannel"))
-            broken = {
-                (a.name, b.name): problems.between(a.name, b.name)
-                for a, b in ((node, peer), (peer, node))
-            }
-            if not any(broken.values()):
+            forward = problems.between(node.name, peer.name)
+            backward = problems.between(peer.name, node.name)
+            if not forward and not backward:
                 lines.append(
                     f"{ends[0]} -> {ends[1]} "
                     f'[dir=both color="{VXLAN}" label="VXLAN" fontcolor="{VXLAN}" '
                     "constraint=false];"
                 )
                 continue
-            for (a, _), trouble in broken.items():
-                tail, head = ends if a == node.name else ends[::-1]
-                if trouble:
-                    text = "; ".join(_short(p) for p in trouble)
-                    lines.append(
-                        f"{tail} -> {head} "
-                        f'[color="{RED}" penwidth=2 label={_id(text)} '
-                        f'fontcolor="{RED}" constraint=false];'
-                    )
-                else:
-                    lines.append(
-                        f"{tail} -> {head} "
-                        f'[color="{VXLAN}" label="VXLAN" fontcolor="{VXLAN}" '
-                        "constraint=false];"
-                    )
+            tail, head = ends if forward else ends[::-1]
+            reasons = "\n".join(_short(p) for p in (*forward, *backward))
+            lines.append(
+                f"{tail} -> {head} [dir={'both' if forward and backward else 'forward'} "
+                f'color="{RED}" penwidth=2 label={_id(reasons)} fontcolor="{RED}" '
+                "constraint=false];"
+            )
     return lines
 
 
@@ -353,7 +349,8 @@ def _node_cluster(
     range_label = f"pod range {node.pod_cidr or '(none)'}"
     lines += [
         f"subgraph {_id('cluster_pods_' + node.name)} {{",
-        f'label={_id(range_label)}; color="{BRIDGE}"; fontcolor="{BRIDGE}"; style=rounded;',
+        f'label={_id(range_label)}; color="{BRIDGE}"; fontcolor="{BRIDGE}"; '
+        "style=rounded; penwidth=1;",
     ]
     pods = [p for p in model.pods_on(node.name) if not p.host_network]
     ends = [_id("pod", p.namespace, p.name) for p in pods]
@@ -399,10 +396,10 @@ def dot(model: ClusterMap, problems: list[Problem]) -> str:
     fills = _namespace_fills(model)
     isolated = set(model.isolated_namespaces())
     title = (
-        f"<<b>kubesmith map · cluster {_e(model.cluster)}</b>"
-        f" · API {_e(model.api_server or '?')}"
+        f'<<b>kubesmith map · cluster {_e(model.cluster)}</b><br align="left"/>'
+        f"API {_e(model.api_server or '?')}"
         f" · cluster DNS {_e(model.dns.ip or '?')} ({_e(model.dns.source)})"
-        f" · pod network {_e(model.pod_network or '?')}>"
+        f' · pod network {_e(model.pod_network or "?")}<br align="left"/>>'
     )
     network = f"node network {model.node_network}" if model.node_network else "node network"
     lines = [

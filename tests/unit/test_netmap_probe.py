@@ -1,0 +1,169 @@
+"""Reading a node: the script's sections, and the real iproute2 output of a node-shaped
+network namespace (flannel.1, cni0, routes, VXLAN entries) parsed into the model.
+
+The namespace test builds what flannel builds on worker1 of the local cluster, in a
+throwaway namespace (no traffic is sent), then deletes one route as the live negative
+control does: exactly that route is reported missing, and nothing once it is restored.
+"""
+
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from netmap_cluster import DNS, healthy_map
+
+from kubesmith.netmap import checks
+from kubesmith.netmap.model import ForwardingEntry, Neighbour, Route
+from kubesmith.netmap.probe import NODE_SCRIPT, parse, sections
+from kubesmith.netmap.targets import SshTarget
+
+
+def test_sections_split_by_marker_and_unavailable_ones_are_none():
+    found = sections(
+        "@@route\n[]\n@@fdb unavailable\n@@resolv\nnameserver 10.96.0.10\n@@resolved\n"
+    )
+    assert found == {"route": "[]", "fdb": None, "resolv": "nameserver 10.96.0.10", "resolved": ""}
+
+
+def test_a_node_without_flannel():
+    state = parse(
+        "@@route\n"
+        '[{"dst":"default","gateway":"192.168.60.1","dev":"host0"}]\n'
+        "@@addr\n[]\n@@flannel\n\n@@fdb unavailable\n@@neigh unavailable\n"
+        "@@resolv\nnameserver 192.168.60.1\n@@resolved\n"
+    )
+    assert state.flannel is None and state.cni0 is None
+    assert state.forwarding is None and state.neighbours is None
+    assert state.routes == (Route("default", "host0", "192.168.60.1"),)
+    assert state.nameservers() == ("192.168.60.1",)
+
+
+def test_ssh_runs_the_script_as_ansible_would_reach_the_host():
+    target = SshTarget(
+        name="worker1",
+        host="192.168.60.21",
+        node_ip="192.168.60.21",
+        groups=("workers",),
+        port=2222,
+        user="root",
+        key="/var/lib/kubesmith/ssh/id_ed25519",
+        options=("-o", "StrictHostKeyChecking=yes"),
+    )
+    assert target.argv("true") == [
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+        "-p",
+        "2222",
+        "-i",
+        "/var/lib/kubesmith/ssh/id_ed25519",
+        "-l",
+        "root",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "--",
+        "192.168.60.21",
+        "true",
+    ]
+
+
+def sh(*args: str) -> str:
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def worker1_netns():
+    """A namespace with worker1's flannel state from the healthy map, and its resolv.conf."""
+    if os.geteuid() != 0 or shutil.which("bridge") is None:
+        pytest.skip("needs root and iproute2 (ip, bridge)")
+    name = f"ksmap-{uuid.uuid4().hex[:6]}"
+    etc = Path("/etc/netns") / name
+    node = healthy_map().node("worker1")
+    try:
+        sh("ip", "netns", "add", name)
+        etc.mkdir(parents=True)
+        (etc / "resolv.conf").write_text("\n".join(node.state.resolv_conf) + "\n")
+
+        def ns(*args: str) -> str:
+            return sh("ip", "netns", "exec", name, *args)
+
+        ns("ip", "link", "add", "host0", "type", "veth", "peer", "name", "host0-peer")
+        ns("ip", "addr", "add", "192.168.60.21/24", "dev", "host0")
+        ns("ip", "link", "set", "host0", "up")
+        ns(
+            "ip", "link", "add", "flannel.1", "address", node.state.flannel.mac, "type", "vxlan",
+            "id", "1", "local", "192.168.60.21", "dev", "host0", "dstport", "8472", "nolearning",
+        )  # fmt: skip
+        ns("ip", "link", "set", "flannel.1", "mtu", "1450")
+        ns("ip", "addr", "add", "10.244.1.0/32", "dev", "flannel.1")
+        ns("ip", "link", "set", "flannel.1", "up")
+        ns("ip", "link", "add", "cni0", "type", "bridge")
+        ns("ip", "addr", "add", "10.244.1.1/24", "dev", "cni0")
+        ns("ip", "link", "set", "cni0", "up")
+        for entry in node.state.forwarding:
+            ns("bridge", "fdb", "add", entry.mac, "dev", "flannel.1", "dst", entry.destination)
+        for neighbour in node.state.neighbours:
+            ns(
+                "ip", "neigh", "add", neighbour.ip, "lladdr", neighbour.mac,
+                "dev", "flannel.1", "nud", "permanent",
+            )  # fmt: skip
+        for route in node.state.routes:
+            if route.device == "flannel.1":
+                ns(
+                    "ip", "route", "add", route.destination, "via", route.gateway,
+                    "dev", "flannel.1", "onlink",
+                )  # fmt: skip
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+        shutil.rmtree(etc, ignore_errors=True)
+
+
+def read(ns) -> object:
+    return parse(ns("sh", "-c", NODE_SCRIPT))
+
+
+def test_real_iproute2_output_parses_into_the_node_state(worker1_netns):
+    state = read(worker1_netns)
+    expected = healthy_map().node("worker1").state
+    assert state.cni0 == "10.244.1.1/24"
+    assert state.flannel.mac == expected.flannel.mac
+    assert (state.flannel.vni, state.flannel.port, state.flannel.mtu) == (1, 8472, 1450)
+    assert state.flannel.local_ip == "192.168.60.21"
+    assert state.flannel.address == "10.244.1.0/32"
+    overlay = {r for r in state.routes if r.device == "flannel.1"}
+    assert overlay == {
+        Route("10.244.0.0/24", "flannel.1", "10.244.0.0"),
+        Route("10.244.2.0/24", "flannel.1", "10.244.2.0"),
+    }
+    assert Route("10.244.1.0/24", "cni0") in state.routes
+    assert set(expected.forwarding) <= {
+        ForwardingEntry(e.mac, e.destination) for e in state.forwarding
+    }
+    assert set(expected.neighbours) == {Neighbour(n.ip, n.mac) for n in state.neighbours}
+    assert state.nameservers() == (DNS, "192.168.60.1")
+
+
+def test_a_route_deleted_in_the_namespace_is_exactly_the_problem_until_restored(worker1_netns):
+    def problems():
+        model = healthy_map()
+        nodes = tuple(
+            replace(n, state=read(worker1_netns)) if n.name == "worker1" else n for n in model.nodes
+        )
+        return [
+            (p.kind, p.subject, p.peer) for p in checks.find_problems(replace(model, nodes=nodes))
+        ]
+
+    assert problems() == []
+    worker1_netns("ip", "route", "del", "10.244.2.0/24")
+    assert problems() == [(checks.ROUTE_MISSING, "worker1", "worker2")]
+    worker1_netns(
+        "ip", "route", "replace", "10.244.2.0/24", "via", "10.244.2.0", "dev", "flannel.1", "onlink"
+    )  # fmt: skip
+    assert problems() == []
