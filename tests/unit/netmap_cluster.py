@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+from kubesmith.netmap.api import ApiObjects
 from kubesmith.netmap.model import (
     ClusterDns,
     ClusterMap,
@@ -164,3 +165,170 @@ def with_state(model: ClusterMap, name: str, **changes) -> ClusterMap:
     current = model.node(name)
     assert current is not None and current.state is not None
     return with_node(model, name, state=replace(current.state, **changes))
+
+
+FLANNEL = "flannel.alpha.coreos.com/"
+
+
+def node_obj(name, address, index, mac, ready=True, role=None):
+    labels = {"kubernetes.io/hostname": name}
+    if role:
+        labels[f"node-role.kubernetes.io/{role}"] = ""
+    return {
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {
+                FLANNEL + "backend-data": f'{{"VNI":1,"VtepMAC":"{mac}"}}',
+                FLANNEL + "backend-type": "vxlan",
+                FLANNEL + "kube-subnet-manager": "true",
+                FLANNEL + "public-ip": address,
+            },
+        },
+        "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
+        "status": {
+            "addresses": [
+                {"type": "InternalIP", "address": address},
+                {"type": "Hostname", "address": name},
+            ],
+            "conditions": [
+                {"type": "MemoryPressure", "status": "False"},
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "reason": "KubeletReady" if ready else "KubeletNotReady",
+                    "message": "kubelet is posting ready status"
+                    if ready
+                    else "container runtime network not ready: cni plugin not initialized",
+                },
+            ],
+        },
+    }
+
+
+def pod_obj(namespace, name, node, ip, host_network=False, phase="Running"):
+    return {
+        "metadata": {"namespace": namespace, "name": name},
+        "spec": {"nodeName": node, "hostNetwork": host_network},
+        "status": {"phase": phase, "podIP": ip},
+    }
+
+
+APP_POD = pod_obj("production", "app-v1-5d9c7b7f4-x2x9q", "worker2", "10.244.2.7")
+# What the API server lists for the same cluster (trimmed).
+OBJECTS = ApiObjects(
+    server="https://192.168.60.11:6443",
+    nodes=[
+        node_obj("worker2", "192.168.60.22", 2, "0a:00:00:00:00:22"),
+        node_obj("cp1", "192.168.60.11", 0, "0a:00:00:00:00:11", role="control-plane"),
+        node_obj("worker1", "192.168.60.21", 1, "0a:00:00:00:00:21"),
+    ],
+    pods=[
+        APP_POD,
+        pod_obj("kube-system", "kube-proxy-abcde", "cp1", "192.168.60.11", host_network=True),
+        pod_obj("kube-system", "done-job-xyz", "worker1", None, phase="Succeeded"),
+        pod_obj("production", "pending", None, None, phase="Pending") | {"spec": {}},
+    ],
+    services=[
+        {
+            "metadata": {"namespace": "production", "name": "app-v1"},
+            "spec": {
+                "type": "NodePort",
+                "clusterIP": "10.104.18.3",
+                "selector": {"app": "app-v1"},
+                "ports": [{"port": 80, "targetPort": 8080, "nodePort": 30080, "protocol": "TCP"}],
+            },
+        },
+        {
+            "metadata": {"namespace": "kube-system", "name": "kube-dns"},
+            "spec": {
+                "clusterIP": "10.96.0.10",
+                "selector": {"k8s-app": "kube-dns"},
+                "ports": [{"port": 53, "protocol": "UDP", "targetPort": 53}],
+            },
+        },
+    ],
+    endpoint_slices=[
+        {
+            "metadata": {
+                "namespace": "production",
+                "name": "app-v1-x7f2k",
+                "labels": {"kubernetes.io/service-name": "app-v1"},
+            },
+            "endpoints": [
+                {
+                    "addresses": ["10.244.2.7"],
+                    "conditions": {"ready": True},
+                    "nodeName": "worker2",
+                    "targetRef": {"kind": "Pod", "name": "app-v1-5d9c7b7f4-x2x9q"},
+                }
+            ],
+        },
+        {
+            "metadata": {
+                "namespace": "kube-system",
+                "name": "kube-dns-abc12",
+                "labels": {"kubernetes.io/service-name": "kube-dns"},
+            },
+            "endpoints": [
+                {"addresses": ["10.244.1.3"], "conditions": {"ready": False}, "nodeName": "worker1"}
+            ],
+        },
+    ],
+    ingresses=[
+        {
+            "metadata": {"namespace": "production", "name": "app-v1"},
+            "spec": {
+                "ingressClassName": "nginx",
+                "rules": [
+                    {
+                        "host": "app.example",
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {
+                                        "service": {"name": "app-v1", "port": {"number": 80}}
+                                    },
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+        }
+    ],
+    ingress_classes=[
+        {"metadata": {"name": "nginx"}, "spec": {"controller": "nginx.org/ingress-controller"}}
+    ],
+    network_policies=[
+        {
+            "metadata": {"namespace": "production", "name": "deny-from-other-namespaces"},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {"podSelector": {}},
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": "nginx-ingress"}
+                                }
+                            },
+                            {"ipBlock": {"cidr": "192.168.60.0/24"}},
+                        ]
+                    }
+                ],
+            },
+        },
+        {
+            "metadata": {"namespace": "other", "name": "web"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "web"}},
+                "ingress": [{"ports": [{"port": 8080, "protocol": "TCP"}]}],
+            },
+        },
+    ],
+)
