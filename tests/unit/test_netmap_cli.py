@@ -2,7 +2,6 @@
 built by hand: formats, files, the problem list and the exit status."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -82,7 +81,6 @@ def test_json_file_and_the_problems_on_stdout(cluster, tmp_path, capsys):
     ]
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot (make setup)")
 @pytest.mark.parametrize("suffix", ["svg", "html"])
 def test_picture_files(cluster, tmp_path, suffix):
     cluster(healthy_map())

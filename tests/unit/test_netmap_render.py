@@ -1,27 +1,21 @@
 """The map as a picture: DOT through the real Graphviz to SVG, then to PNG with librsvg,
-and the HTML, JSON and text forms drawn from the same model."""
+and the HTML, JSON and text forms drawn from the same model.
+
+`dot` and `rsvg-convert` are host packages (scripts/host-packages.txt, make setup).
+"""
 
 import html
 import json
 import re
-import shutil
 import struct
 import subprocess
 import zlib
 from dataclasses import replace
 
-import pytest
 from netmap_cluster import NODES, healthy_map, pod_cidr, with_state
 
 from kubesmith.netmap import render
 from kubesmith.netmap.checks import find_problems
-
-needs_graphviz = pytest.mark.skipif(
-    shutil.which("dot") is None, reason="needs Graphviz's dot (make setup)"
-)
-needs_rsvg = pytest.mark.skipif(
-    shutil.which("rsvg-convert") is None, reason="needs rsvg-convert (make setup)"
-)
 
 
 def broken_map():
@@ -114,7 +108,6 @@ def red_pixels(rows: list[bytes]) -> int:
     return found
 
 
-@needs_graphviz
 def test_svg_names_every_node_pod_range_service_and_the_isolated_namespace():
     svg = svg_text(draw(healthy_map()))
     for name in (*NODES, "etcd1"):
@@ -129,7 +122,6 @@ def test_svg_names_every_node_pod_range_service_and_the_isolated_namespace():
     assert "no problems found" in svg
 
 
-@needs_graphviz
 def test_a_missing_route_is_drawn_in_red_with_its_reason():
     healthy, broken = svg_text(draw(healthy_map())), svg_text(draw(broken_map()))
     reason = "worker1 has no route to worker2's pod range 10.244.2.0/24"
@@ -139,8 +131,6 @@ def test_a_missing_route_is_drawn_in_red_with_its_reason():
     assert "#c62828" not in healthy
 
 
-@needs_graphviz
-@needs_rsvg
 def test_png_of_the_svg_has_the_svg_size_and_shows_the_problem_in_red(tmp_path):
     svg = draw(broken_map())
     width_pt, height_pt = svg_size_pt(svg)
@@ -161,7 +151,6 @@ def test_png_of_the_svg_has_the_svg_size_and_shows_the_problem_in_red(tmp_path):
     assert red_pixels(healthy_rows) == 0
 
 
-@needs_graphviz
 def test_html_is_one_self_contained_page_with_the_picture_and_the_problems():
     model = broken_map()
     problems = find_problems(model)
