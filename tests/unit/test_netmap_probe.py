@@ -17,8 +17,8 @@ import pytest
 from netmap_cluster import DNS, healthy_map
 
 from kubesmith.netmap import checks
-from kubesmith.netmap.model import ForwardingEntry, Neighbour, Route
-from kubesmith.netmap.probe import NODE_SCRIPT, parse, sections
+from kubesmith.netmap.model import ForwardingEntry, Neighbour, NodeState, Route
+from kubesmith.netmap.probe import NODE_SCRIPT, parse, probe_all, sections
 from kubesmith.netmap.targets import SshTarget
 
 
@@ -71,6 +71,48 @@ def test_ssh_runs_the_script_as_ansible_would_reach_the_host():
         "192.168.60.21",
         "true",
     ]
+
+
+def stand_in_ssh(tmp_path, monkeypatch, body: str) -> Path:
+    """An `ssh` first on PATH that records its arguments, then runs ``body``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ssh = bin_dir / "ssh"
+    ssh.write_text(f'#!/bin/sh\nprintf "%s\\0" "$@" > "{tmp_path}/args"\n{body}\n')
+    ssh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return tmp_path / "args"
+
+
+def target(name: str) -> SshTarget:
+    return SshTarget(name=name, host=f"{name}.example", node_ip=None, groups=("workers",))
+
+
+def test_one_ssh_call_per_node_runs_the_script_in_sh(tmp_path, monkeypatch):
+    # The stand-in runs the remote command here, read-only, as sshd would on the node.
+    args = stand_in_ssh(tmp_path, monkeypatch, 'for last; do :; done\nexec sh -c "$last"')
+    states = probe_all([target("worker1")])
+    assert isinstance(states["worker1"], NodeState), states
+    argv = args.read_text().split("\0")[:-1]
+    assert argv[:4] == ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
+    assert argv[-3:-1] == ["--", "worker1.example"]
+    assert argv[-1].startswith("sh -c ")
+
+
+def test_ssh_and_node_failures_are_reasons_not_errors(tmp_path, monkeypatch):
+    stand_in_ssh(
+        tmp_path,
+        monkeypatch,
+        'case "$*" in\n'
+        '  *worker1*) echo "root@worker1: Permission denied (publickey)." >&2; exit 255;;\n'
+        '  *) echo "ip (iproute2) is not installed" >&2; exit 3;;\n'
+        "esac",
+    )
+    states = probe_all([target("worker1"), target("worker2")])
+    assert states == {
+        "worker1": "ssh to worker1.example failed: root@worker1: Permission denied (publickey).",
+        "worker2": "reading worker2.example failed: ip (iproute2) is not installed",
+    }
 
 
 def sh(*args: str) -> str:

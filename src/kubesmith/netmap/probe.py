@@ -6,6 +6,7 @@ marks it ``@@name unavailable``.
 """
 
 import json
+import shlex
 import subprocess
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +25,14 @@ from kubesmith.netmap.targets import SshTarget
 
 SSH_TIMEOUT_SECONDS = 20
 MAX_PARALLEL = 16
+# ssh's own exit status when it cannot connect or log in.
+SSH_FAILED = 255
 RESOLV_CONF_LINES = 20
 MARKER = "@@"
 
 NODE_SCRIPT = f"""\
-export LC_ALL=C
+export LC_ALL=C PATH="$PATH:/usr/sbin:/sbin"
+command -v ip >/dev/null || {{ echo "ip (iproute2) is not installed" >&2; exit 3; }}
 echo {MARKER}route; ip -j route show table main
 echo {MARKER}addr; ip -j -4 addr show
 echo {MARKER}flannel; ip -j -d link show {FLANNEL_DEVICE} 2>/dev/null
@@ -138,7 +142,8 @@ def probe(target: SshTarget) -> NodeState | str:
     """One node's state over SSH, or the reason it could not be read."""
     try:
         result = subprocess.run(
-            target.argv(NODE_SCRIPT),
+            # sh -c, as Ansible does: the login shell may not be a POSIX one.
+            target.argv("sh -c " + shlex.quote(NODE_SCRIPT)),
             capture_output=True,
             text=True,
             check=False,
@@ -151,7 +156,9 @@ def probe(target: SshTarget) -> NodeState | str:
         return f"ssh to {target.host} gave no answer within {SSH_TIMEOUT_SECONDS} s"
     if result.returncode != 0:
         detail = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
-        return f"ssh to {target.host} failed: {detail}"
+        if result.returncode == SSH_FAILED:
+            return f"ssh to {target.host} failed: {detail}"
+        return f"reading {target.host} failed: {detail}"
     try:
         return parse(result.stdout)
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
