@@ -69,14 +69,8 @@ def _e(text: object) -> str:
 
 
 def _attrs(**attributes: str) -> str:
-    """DOT attributes; a value in <...> is an HTML-like label and stays unquoted."""
-    rendered = []
-    for key, value in attributes.items():
-        if value.startswith("<") and value.endswith(">"):
-            rendered.append(f"{key}={value}")
-        else:
-            rendered.append(f"{key}={_id(value)}")
-    return "[" + " ".join(rendered) + "]"
+    """DOT attributes with quoted values."""
+    return "[" + " ".join(f"{key}={_id(value)}" for key, value in attributes.items()) + "]"
 
 
 def _table(rows: Iterable[str], color: str = GREY, border: int = 1) -> str:
@@ -103,7 +97,6 @@ class _Problems:
     """Problems indexed by what they mark in the picture."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.all = problems
         self._by: dict[tuple[str, str], list[Problem]] = defaultdict(list)
         for problem in problems:
             self._by[(problem.kind, problem.subject)].append(problem)
@@ -133,7 +126,7 @@ def _node_label(node: Node, problems: _Problems) -> str:
     roles = ", ".join(node.roles) or "node"
     state = "Ready" if node.ready else "NotReady"
     rows = [
-        _cell(f"{_e(node.name)}", bold=True)
+        _cell(_e(node.name), bold=True)
         + _cell(f"{_e(node.address or '?')} · {_e(roles)} · {state}"),
     ]
     rows += [
@@ -238,7 +231,7 @@ def _ingress_lines(model: ClusterMap) -> list[str]:
         rows = [
             _cell(f"ingress controller · {_e(controller.namespace)}", INGRESS, True),
             _cell(f"IngressClass {_e(classes)} · NodePorts {_e(ports)}"),
-            _cell(f"{len(controller.pods)} pods"),
+            _cell(f"pods: {len(controller.pods)}"),
         ]
         lines.append(f"ingress_controller [shape=plain label={_table(rows, INGRESS)}];")
     for ingress in model.ingresses:
