@@ -82,7 +82,14 @@ def no_node_target():
     return replace(target, nodes=(), other_hosts=())
 
 
-def test_collect_only_lists_objects_with_the_kubeconfig_credentials(api_server, tmp_path):
+def test_collect_only_lists_objects_with_the_kubeconfig_credentials(
+    api_server, tmp_path, monkeypatch
+):
+    # Straight to the API server, whatever proxy the environment names.
+    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
     model = collect(no_node_target(), kubeconfig(tmp_path / "admin.conf", api_server))
     assert sorted(StandInApi.requests) == sorted(("GET", path, "Bearer stand-in") for path in LISTS)
     assert model.api_server == api_server

@@ -62,7 +62,9 @@ def open_client(kubeconfig: Path) -> "ApiClient":
             f"no admin kubeconfig at {kubeconfig}: playbooks/cluster.yml fetches it "
             "(or pass --kubeconfig FILE)"
         )
-    configuration = kubernetes.client.Configuration()
+    # Straight to the API server: proxy variables in the environment are not followed
+    # (a kubeconfig's own proxy-url still is).
+    configuration = kubernetes.client.Configuration(proxy="")
     try:
         kubernetes.config.load_kube_config(
             config_file=str(kubeconfig),
