@@ -1,6 +1,15 @@
 """A healthy map of the local cluster's shape, built by hand for the netmap tests."""
 
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from kubesmith.netmap.api import ApiObjects
 from kubesmith.netmap.model import (
@@ -332,3 +341,60 @@ OBJECTS = ApiObjects(
         },
     ],
 )
+
+
+def _sh(*args: str) -> str:
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+@contextmanager
+def node_netns(name: str) -> Iterator[Callable[..., str]]:
+    """A throwaway network namespace holding what flannel and node_dns leave on the
+    node ``name`` of the healthy map (host0, flannel.1 with its routes, forwarding and
+    ARP entries, cni0, resolv.conf); yields a runner of commands inside it, whose
+    ``name`` attribute is the namespace's. No traffic is sent."""
+    if os.geteuid() != 0 or shutil.which("bridge") is None:
+        pytest.skip("needs root and iproute2 (ip, bridge)")
+    namespace = f"ksmap-{uuid.uuid4().hex[:6]}-{name}"
+    etc = Path("/etc/netns") / namespace
+    address, index, _ = NODES[name]
+    state = healthy_state(name)
+
+    def ns(*args: str) -> str:
+        return _sh("ip", "netns", "exec", namespace, *args)
+
+    ns.name = namespace  # type: ignore[attr-defined]
+    try:
+        _sh("ip", "netns", "add", namespace)
+        etc.mkdir(parents=True)
+        (etc / "resolv.conf").write_text("\n".join(state.resolv_conf) + "\n")
+        ns("ip", "link", "add", "host0", "type", "veth", "peer", "name", "host0-peer")
+        ns("ip", "addr", "add", f"{address}/24", "dev", "host0")
+        ns("ip", "link", "set", "host0", "up")
+        ns(
+            "ip", "link", "add", "flannel.1", "address", state.flannel.mac, "type", "vxlan",
+            "id", "1", "local", address, "dev", "host0", "dstport", "8472", "nolearning",
+        )  # fmt: skip
+        ns("ip", "link", "set", "flannel.1", "mtu", "1450")
+        ns("ip", "addr", "add", f"10.244.{index}.0/32", "dev", "flannel.1")
+        ns("ip", "link", "set", "flannel.1", "up")
+        ns("ip", "link", "add", "cni0", "type", "bridge")
+        ns("ip", "addr", "add", f"10.244.{index}.1/24", "dev", "cni0")
+        ns("ip", "link", "set", "cni0", "up")
+        for entry in state.forwarding:
+            ns("bridge", "fdb", "add", entry.mac, "dev", "flannel.1", "dst", entry.destination)
+        for neighbour in state.neighbours:
+            ns(
+                "ip", "neigh", "add", neighbour.ip, "lladdr", neighbour.mac,
+                "dev", "flannel.1", "nud", "permanent",
+            )  # fmt: skip
+        for route in state.routes:
+            if route.device == "flannel.1":
+                ns(
+                    "ip", "route", "add", route.destination, "via", route.gateway,
+                    "dev", "flannel.1", "onlink",
+                )  # fmt: skip
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+        shutil.rmtree(etc, ignore_errors=True)

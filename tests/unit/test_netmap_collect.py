@@ -4,76 +4,22 @@ server is gone. The inventory here has no nodes, so no SSH runs."""
 
 import json
 import socket
-import threading
 from dataclasses import asdict, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-import yaml
 from netmap_cluster import INVENTORY, OBJECTS
+from netmap_standins import api_lists, stand_in_api, write_kubeconfig
 
 from kubesmith.errors import KubesmithError
 from kubesmith.netmap.collect import collect
 from kubesmith.netmap.targets import map_target
 
-LISTS = {
-    "/api/v1/nodes": OBJECTS.nodes,
-    "/api/v1/pods": OBJECTS.pods,
-    "/api/v1/services": OBJECTS.services,
-    "/apis/discovery.k8s.io/v1/endpointslices": OBJECTS.endpoint_slices,
-    "/apis/networking.k8s.io/v1/ingresses": OBJECTS.ingresses,
-    "/apis/networking.k8s.io/v1/ingressclasses": OBJECTS.ingress_classes,
-    "/apis/networking.k8s.io/v1/networkpolicies": OBJECTS.network_policies,
-}
-
-
-class StandInApi(BaseHTTPRequestHandler):
-    requests: ClassVar[list[tuple[str, str, str]]] = []
-
-    def do_GET(self):
-        path = self.path.split("?")[0]
-        self.requests.append(("GET", path, self.headers.get("Authorization", "")))
-        if path not in LISTS:
-            self.send_error(404)
-            return
-        body = json.dumps({"kind": "List", "items": LISTS[path]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def kubeconfig(path: Path, server: str) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "local", "cluster": {"server": server}}],
-                "users": [{"name": "admin", "user": {"token": "stand-in"}}],
-                "contexts": [{"name": "admin", "context": {"cluster": "local", "user": "admin"}}],
-                "current-context": "admin",
-            }
-        )
-    )
-    return path
-
 
 @pytest.fixture
 def api_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandInApi)
-    StandInApi.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with stand_in_api(OBJECTS) as (url, received):
+        yield url, received
 
 
 def no_node_target():
@@ -90,9 +36,11 @@ def test_collect_only_lists_objects_with_the_kubeconfig_credentials(
         monkeypatch.setenv(variable, "http://127.0.0.1:9")
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    model = collect(no_node_target(), kubeconfig(tmp_path / "admin.conf", api_server))
-    assert sorted(StandInApi.requests) == sorted(("GET", path, "Bearer stand-in") for path in LISTS)
-    assert model.api_server == api_server
+    url, received = api_server
+    model = collect(no_node_target(), write_kubeconfig(tmp_path / "admin.conf", url))
+    listed = sorted(("GET", path, "Bearer stand-in") for path in api_lists(OBJECTS))
+    assert sorted(received) == listed
+    assert model.api_server == url
     assert [n.name for n in model.nodes] == ["cp1", "worker1", "worker2"]
     assert all(
         n.state_error == "not in the inventory, so not reached over SSH" for n in model.nodes
@@ -107,4 +55,4 @@ def test_an_unreachable_api_server_is_named(tmp_path):
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     with pytest.raises(KubesmithError, match=rf"cannot reach the API server {closed}"):
-        collect(no_node_target(), kubeconfig(tmp_path / "admin.conf", closed))
+        collect(no_node_target(), write_kubeconfig(tmp_path / "admin.conf", closed))

@@ -6,15 +6,11 @@ throwaway namespace (no traffic is sent), then deletes one route as the live neg
 control does: exactly that route is reported missing, and nothing once it is restored.
 """
 
-import os
-import shutil
-import subprocess
-import uuid
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from netmap_cluster import DNS, healthy_map
+from netmap_cluster import DNS, healthy_map, node_netns
+from netmap_standins import stand_in_ssh
 
 from kubesmith.netmap import checks
 from kubesmith.netmap.model import ForwardingEntry, Neighbour, NodeState, Route
@@ -73,17 +69,6 @@ def test_ssh_runs_the_script_as_ansible_would_reach_the_host():
     ]
 
 
-def stand_in_ssh(tmp_path, monkeypatch, body: str) -> Path:
-    """An `ssh` first on PATH that records its arguments, then runs ``body``."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    ssh = bin_dir / "ssh"
-    ssh.write_text(f'#!/bin/sh\nprintf "%s\\0" "$@" > "{tmp_path}/args"\n{body}\n')
-    ssh.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    return tmp_path / "args"
-
-
 def target(name: str) -> SshTarget:
     return SshTarget(name=name, host=f"{name}.example", node_ip=None, groups=("workers",))
 
@@ -115,56 +100,11 @@ def test_ssh_and_node_failures_are_reasons_not_errors(tmp_path, monkeypatch):
     }
 
 
-def sh(*args: str) -> str:
-    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
-
-
 @pytest.fixture
 def worker1_netns():
-    """A namespace with worker1's flannel state from the healthy map, and its resolv.conf."""
-    if os.geteuid() != 0 or shutil.which("bridge") is None:
-        pytest.skip("needs root and iproute2 (ip, bridge)")
-    name = f"ksmap-{uuid.uuid4().hex[:6]}"
-    etc = Path("/etc/netns") / name
-    node = healthy_map().node("worker1")
-    try:
-        sh("ip", "netns", "add", name)
-        etc.mkdir(parents=True)
-        (etc / "resolv.conf").write_text("\n".join(node.state.resolv_conf) + "\n")
-
-        def ns(*args: str) -> str:
-            return sh("ip", "netns", "exec", name, *args)
-
-        ns("ip", "link", "add", "host0", "type", "veth", "peer", "name", "host0-peer")
-        ns("ip", "addr", "add", "192.168.60.21/24", "dev", "host0")
-        ns("ip", "link", "set", "host0", "up")
-        ns(
-            "ip", "link", "add", "flannel.1", "address", node.state.flannel.mac, "type", "vxlan",
-            "id", "1", "local", "192.168.60.21", "dev", "host0", "dstport", "8472", "nolearning",
-        )  # fmt: skip
-        ns("ip", "link", "set", "flannel.1", "mtu", "1450")
-        ns("ip", "addr", "add", "10.244.1.0/32", "dev", "flannel.1")
-        ns("ip", "link", "set", "flannel.1", "up")
-        ns("ip", "link", "add", "cni0", "type", "bridge")
-        ns("ip", "addr", "add", "10.244.1.1/24", "dev", "cni0")
-        ns("ip", "link", "set", "cni0", "up")
-        for entry in node.state.forwarding:
-            ns("bridge", "fdb", "add", entry.mac, "dev", "flannel.1", "dst", entry.destination)
-        for neighbour in node.state.neighbours:
-            ns(
-                "ip", "neigh", "add", neighbour.ip, "lladdr", neighbour.mac,
-                "dev", "flannel.1", "nud", "permanent",
-            )  # fmt: skip
-        for route in node.state.routes:
-            if route.device == "flannel.1":
-                ns(
-                    "ip", "route", "add", route.destination, "via", route.gateway,
-                    "dev", "flannel.1", "onlink",
-                )  # fmt: skip
+    """worker1's flannel state from the healthy map in a throwaway namespace."""
+    with node_netns("worker1") as ns:
         yield ns
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-        shutil.rmtree(etc, ignore_errors=True)
 
 
 def read(ns) -> object:
