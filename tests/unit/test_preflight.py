@@ -164,6 +164,11 @@ BAD_CASES: list[tuple[str, Mutation, str]] = [
         "kube_cluster_domain: 'Cluster_Local' is not a DNS domain",
     ),
     ("address-not-ip", _not_an_ip, "address 'worker2.lan' is not an IP"),
+    (
+        "unknown-policy-engine",
+        _set_var("pod_network_policy_engine", "cilium"),
+        "pod_network_policy_engine: 'cilium' is not a NetworkPolicy engine",
+    ),
 ]
 
 

@@ -56,10 +56,16 @@ options:
     description: Variable name to version string, for every pinned version.
     type: dict
     default: {}
+  policy_engine:
+    description:
+      - The NetworkPolicy engine (C(pod_network_policy_engine)); unchecked when
+        not given (the pod_network role's default applies).
+    type: str
 author: kubesmith maintainers
 """
 
 REQUIRED_GROUPS = ("etcd", "control_plane", "workers")
+POLICY_ENGINES = ("calico", "kube-network-policies")
 VERSION_RE = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DOMAIN_RE = re.compile(
@@ -200,6 +206,13 @@ def check_misc(params, groups, errors):
     for var, value in sorted(params["versions"].items()):
         if not VERSION_RE.match(str(value)):
             errors.append(f"{var}: '{value}' is not a version like 1.2.3 or v1.2.3")
+    engine = params.get("policy_engine")
+    if engine is not None and engine not in POLICY_ENGINES:
+        errors.append(
+            f"pod_network_policy_engine: '{engine}' is not a NetworkPolicy engine kubesmith "
+            f"knows; choose calico (Canal, needs the quay.io/calico images) or "
+            f"kube-network-policies (built by the offline bundle)"
+        )
 
 
 def validate(params):
@@ -226,6 +239,7 @@ def main():
             "cluster_domain": {"type": "str", "required": True},
             "control_plane_endpoint": {"type": "str", "default": ""},
             "versions": {"type": "dict", "default": {}},
+            "policy_engine": {"type": "str"},
         },
         supports_check_mode=True,
     )
