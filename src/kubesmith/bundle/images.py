@@ -160,18 +160,13 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
             Check(("--version",), v["kube_flannel_version"]),
         )
     )
-    router = outputs["kube-router"] / "kube-router"
+    netpol = outputs["kube-network-policies"] / "netpol"
     specs.append(
         ImageSpec(
-            f"docker.io/cloudnativelabs/kube-router:{v['kube_kube_router_version']}",
-            (
-                net,
-                _files_layer(
-                    f"kube-router-{_digest_of([router])}", {"usr/local/bin/kube-router": router}
-                ),
-            ),
-            ImageConfig(entrypoint=["/usr/local/bin/kube-router"], env=[PATH_ENV]),
-            Check(("--version",), v["kube_kube_router_version"]),
+            f"registry.k8s.io/networking/kube-network-policies:{v['kube_network_policies_version']}",
+            (base, _files_layer(f"netpol-{_digest_of([netpol])}", {"bin/netpol": netpol})),
+            ImageConfig(entrypoint=["/bin/netpol"]),
+            Check(("-help",), "Usage: kube-network-policies"),
         )
     )
     specs.append(
