@@ -97,7 +97,45 @@ def parser() -> argparse.ArgumentParser:
     vm_inventory.add_argument(
         "--root", type=Path, default=Path(), help="directory of the Vagrantfile (default: .)"
     )
+    _map_parser(groups)
     return top
+
+
+def _map_parser(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from kubesmith.netmap.command import EXIT_PROBLEMS, FORMATS
+
+    netmap = groups.add_parser(
+        "map",
+        help="draw the cluster's network as the nodes and the API have it (read-only)",
+        description="Read the live cluster (nodes over SSH, the API with the admin "
+        "kubeconfig) and draw its network; problems are drawn in red and listed.",
+    )
+    netmap.add_argument(
+        "-i",
+        "--inventory",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="inventory directory or file (as before the verb)",
+    )
+    netmap.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="write to FILE; .svg, .html, .json or .txt picks the format",
+    )
+    netmap.add_argument(
+        "--format", choices=FORMATS, help="output format (default: from -o, else text)"
+    )
+    netmap.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="admin kubeconfig (default: admin.conf in the inventory's kube_artifacts_dir)",
+    )
+    netmap.add_argument(
+        "--strict",
+        action="store_true",
+        help=f"exit {EXIT_PROBLEMS} when the map shows a problem (default: exit 0)",
+    )
 
 
 def _bundle(args: argparse.Namespace) -> int:
@@ -127,9 +165,17 @@ def _vagrant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _map(args: argparse.Namespace) -> int:
+    from kubesmith.netmap.command import run_map
+
+    return run_map(args.inventory, args.output, args.format, args.kubeconfig, args.strict)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.group == "map":
+            return _map(args)
         if args.group == "bundle":
             return _bundle(args)
         if args.group == "mirror":

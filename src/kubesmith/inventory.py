@@ -98,6 +98,11 @@ def host_names(raw: dict[str, Any], source: Path) -> list[str]:
     return _names(_groups_of(raw), source)
 
 
+def host_groups(raw: dict[str, Any]) -> dict[str, list[str]]:
+    """Each host's groups, parents included (``k8s_cluster`` for a worker)."""
+    return _groups_of(raw)
+
+
 def _names(membership: dict[str, list[str]], source: Path) -> list[str]:
     names = sorted(h for h in membership if h != "localhost")
     if not names:

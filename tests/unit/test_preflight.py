@@ -100,6 +100,16 @@ def _not_an_ip(hosts: dict, _variables: dict) -> None:
     _children(hosts)["workers"]["hosts"]["worker2"]["ansible_host"] = "worker2.lan"
 
 
+def _host_override(hosts: dict, _variables: dict) -> None:
+    _children(hosts)["workers"]["hosts"]["worker1"]["pod_network_mtu"] = 9999
+
+
+def _several(hosts: dict, variables: dict) -> None:
+    variables["kube_version"] = "1.37.1"
+    variables["demo_app_node_port"] = 80
+    _children(hosts)["workers"]["hosts"]["worker2"]["ansible_host"] = "192.168.60.21"
+
+
 # (case id, mutation, text the error must contain)
 BAD_CASES: list[tuple[str, Mutation, str]] = [
     (
@@ -164,12 +174,111 @@ BAD_CASES: list[tuple[str, Mutation, str]] = [
         "kube_cluster_domain: 'Cluster_Local' is not a DNS domain",
     ),
     ("address-not-ip", _not_an_ip, "address 'worker2.lan' is not an IP"),
+    # versions: the form upstream tags use, and a kubeadm that reads v1beta4
+    ("version-without-v", _set_var("kube_version", "1.37.1"), "kube_version: '1.37.1' needs"),
+    ("etcd-version-without-v", _set_var("kube_etcd_version", "3.6.16"), "kube_etcd_version:"),
+    ("pause-version-with-v", _set_var("kube_pause_version", "v3.10.2"), "kube_pause_version:"),
+    (
+        "component-version-garbage",
+        _set_var("kube_crictl_version", "stable"),
+        "kube_crictl_version:",
+    ),
+    ("kube-version-too-old", _set_var("kube_version", "v1.29.0"), "older than v1.31"),
+    # pod network capacity and shape
+    ("pod-network-capacity", _set_var("kube_pod_subnet", "10.244.0.0/23"), "holds 2 node ranges"),
+    ("node-prefix-too-long", _set_var("kube_node_pod_prefix", 27), "kube_node_pod_prefix /27"),
+    ("mtu-too-large", _set_var("pod_network_mtu", 9500), "pod_network_mtu: 9500 is outside"),
+    ("mtu-not-a-number", _set_var("pod_network_mtu", "jumbo"), "pod_network_mtu: 'jumbo'"),
+    ("vxlan-port-invalid", _set_var("pod_network_vxlan_port", 70000), "pod_network_vxlan_port:"),
+    ("vxlan-vni-invalid", _set_var("pod_network_vxlan_vni", 0), "pod_network_vxlan_vni: 0"),
+    ("iface-invalid", _set_var("pod_network_iface", "eth0/1"), "pod_network_iface: 'eth0/1'"),
+    ("host-var-override", _host_override, "pod_network_mtu: 9999 is outside"),
+    # NodePorts
+    (
+        "nodeport-out-of-range",
+        _set_var("kube_ingress_http_node_port", 8080),
+        "kube_ingress_http_node_port: '8080' is outside the NodePort range",
+    ),
+    ("nodeport-not-a-number", _set_var("demo_app_node_port", "http"), "demo_app_node_port:"),
+    (
+        "nodeport-twice",
+        _set_var("kube_ingress_https_node_port", 30880),
+        "NodePort 30880 is used by kube_ingress_http_node_port",
+    ),
+    # names that become object or file names
+    ("cluster-name-invalid", _set_var("kube_cluster_name", "My_Cluster"), "kube_cluster_name:"),
+    (
+        "isolated-namespace-invalid",
+        _set_var("network_policies_isolated_namespaces", ["Production"]),
+        "network_policies_isolated_namespaces: 'Production'",
+    ),
+    (
+        "allowed-namespace-invalid",
+        _set_var("network_policies_allow_from_namespaces", ["-ops"]),
+        "network_policies_allow_from_namespaces: '-ops'",
+    ),
+    ("demo-namespace-invalid", _set_var("demo_app_namespace", "prod.ns"), "demo_app_namespace:"),
+    ("ingress-host-invalid", _set_var("demo_app_ingress_host", "App_Example"), "demo_app_ingress"),
+    # mirrors and proxies
+    (
+        "files-mirror-no-scheme",
+        _set_var("kube_files_mirror", "192.168.60.1:8080/"),
+        "kube_files_mirror: '192.168.60.1:8080/'",
+    ),
+    (
+        "files-mirror-no-slash",
+        _set_var("kube_files_mirror", "http://192.168.60.1:8080"),
+        "ending in '/'",
+    ),
+    (
+        "registry-mirror-scheme",
+        _set_var("kube_registry_mirror", "http://192.168.60.1:5000"),
+        "kube_registry_mirror: 'http://192.168.60.1:5000'",
+    ),
+    (
+        "registry-mirror-port",
+        _set_var("kube_registry_mirror", "192.168.60.1:99999"),
+        "kube_registry_mirror: '192.168.60.1:99999'",
+    ),
+    ("proxy-not-url", _set_var("containerd_http_proxy", "proxy:3128"), "containerd_http_proxy:"),
+    # types and choices from the roles' argument specs
+    ("bool-not-bool", _set_var("kube_ingress_enabled", "maybe"), "kube_ingress_enabled: 'maybe'"),
+    (
+        "list-given-as-string",
+        _set_var("network_policies_isolated_namespaces", "production"),
+        "network_policies_isolated_namespaces: 'production' is a string",
+    ),
+    ("choice-invalid", _set_var("kube_cgroup_driver", "cgroupv2"), "kube_cgroup_driver:"),
     (
         "unknown-policy-engine",
         _set_var("pod_network_policy_engine", "cilium"),
-        "pod_network_policy_engine: 'cilium' is not a NetworkPolicy engine",
+        "pod_network_policy_engine: 'cilium' is not one of calico, kube-network-policies",
     ),
+    ("int-not-int", _set_var("kube_api_port", "https"), "kube_api_port: 'https'"),
+    # other shapes
+    (
+        "allow-cidr-invalid",
+        _set_var("network_policies_allow_cidrs", ["192.168.60.0/33"]),
+        "network_policies_allow_cidrs: '192.168.60.0/33'",
+    ),
+    ("endpoint-no-port", _set_var("kube_control_plane_endpoint", "lb.lan"), "host:port"),
+    ("token-ttl-invalid", _set_var("worker_token_ttl", "15 minutes"), "worker_token_ttl:"),
+    ("replicas-zero", _set_var("demo_app_replicas", 0), "demo_app_replicas: 0"),
+    ("wait-not-positive", _set_var("node_dns_wait_seconds", -5), "node_dns_wait_seconds: -5"),
+    ("relative-path", _set_var("etcd_data_dir", "var/lib/etcd"), "etcd_data_dir: 'var/lib/etcd'"),
+    (
+        "template-error",
+        _set_var("kube_cluster_name", "{{ no_such_variable }}"),
+        "kube_cluster_name: could not be evaluated",
+    ),
+    ("several-at-once", _several, "kube_version: '1.37.1'"),
 ]
+# Every message the several-at-once case must show, in one run.
+SEVERAL = (
+    "kube_version: '1.37.1' needs",
+    "demo_app_node_port: '80' is outside",
+    "address 192.168.60.21 is used by 'worker1' too",
+)
 
 
 def _write_inventory(root: Path, mutate: Mutation | None) -> Path:
@@ -219,8 +328,8 @@ def outcomes(repo, tmp_path_factory):
         return dict(pool.map(run_case, cases))
 
 
-def test_at_least_fifteen_kinds_of_bad_inventory():
-    assert len({case_id for case_id, _, _ in BAD_CASES}) >= 15
+def test_at_least_forty_kinds_of_bad_inventory():
+    assert len({case_id for case_id, _, _ in BAD_CASES}) >= 40
 
 
 @pytest.mark.parametrize(
@@ -244,10 +353,71 @@ def test_valid_inventory_passes_preflight(outcomes):
     assert {"etcd1", "cp1", "worker1", "worker2"} <= _recap_hosts(output)
 
 
+def test_every_problem_reported_at_once(outcomes):
+    output = outcomes["several-at-once"].stdout
+    for message in SEVERAL:
+        assert message in output
+
+
+def test_host_override_names_the_host(outcomes):
+    assert "(settings of worker1)" in outcomes["host-var-override"].stdout
+
+
 @pytest.mark.parametrize("name", ["local", "vagrant", "sample"])
 def test_shipped_inventories_pass_preflight(repo, name):
     """The inventories users start from describe buildable clusters."""
     result = _run(repo, repo / "inventory" / name, "preflight.yml")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
+    assert _recap_hosts(output) == {"localhost"}
+
+
+def _bool_settings(repo: Path) -> list[str]:
+    from kubesmith.preflight.specs import load_settings
+
+    return sorted(n for n, s in load_settings(repo / "roles").items() if s.type == "bool")
+
+
+def _run_with(repo: Path, inventory: Path, extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            BIN / "ansible-playbook",
+            "-i",
+            inventory,
+            repo / "playbooks" / "preflight.yml",
+            "-e",
+            extra,
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PATH": f"{BIN}:/usr/bin:/bin",
+            "ANSIBLE_NOCOLOR": "1",
+            "HOME": str(inventory.parent),
+            "ANSIBLE_CONFIG": str(repo / "ansible.cfg"),
+        },
+    )
+
+
+@pytest.mark.parametrize("word", ["true", "false", "yes", "no"])
+def test_booleans_accept_words_from_the_command_line(repo, tmp_path, word):
+    """`-e name=true` arrives as a string; every boolean setting accepts it."""
+    names = _bool_settings(repo)
+    assert len(names) >= 8
+    inventory = _write_inventory(tmp_path, None)
+    result = _run_with(repo, inventory, " ".join(f"{n}={word}" for n in names))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_booleans_reject_other_words(repo, tmp_path):
+    """Negative control: a word that is not a boolean is refused, each setting named."""
+    names = _bool_settings(repo)
+    inventory = _write_inventory(tmp_path, None)
+    result = _run_with(repo, inventory, " ".join(f"{n}=maybe" for n in names))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    for name in names:
+        assert f"{name}: 'maybe' is not true or false" in output
     assert _recap_hosts(output) == {"localhost"}

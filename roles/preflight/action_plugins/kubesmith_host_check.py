@@ -1,0 +1,65 @@
+"""Check what only the host can confirm, before anything is installed on it.
+
+Gathers the host's interfaces, listening ports, size and clock in one module
+call and judges them with kubesmith.preflight.hostcheck against this host's
+effective settings (the same evaluation as the inventory check).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+from kubesmith.preflight import hostcheck, specs
+
+
+def _inventory_check_module() -> Any:
+    path = Path(__file__).with_name("kubesmith_preflight.py")
+    spec = importlib.util.spec_from_file_location("kubesmith_preflight_action", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp: Any = None, task_vars: dict | None = None) -> dict:
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        roles_dir = Path(self._task.args["roles_dir"])
+        inventory_check = _inventory_check_module()
+        settings = specs.load_settings(roles_dir)
+        defaults = inventory_check.load_role_defaults(self._loader, roles_dir)
+        host = task_vars["inventory_hostname"]
+        values, errors, provided = inventory_check.host_settings(
+            self, task_vars, host, settings, defaults
+        )
+        values.setdefault("kube_node_ip", provided.get("ansible_host") or host)
+        before = time.time()
+        gathered = self._execute_module(
+            module_name="kubesmith_host_facts", module_args={}, task_vars=task_vars
+        )
+        after = time.time()
+        if gathered.get("failed"):
+            return {**result, **gathered}
+        facts = gathered["facts"]
+        node_time = float(facts["time"])
+        skew = 0.0 if before <= node_time <= after else node_time - (before + after) / 2
+        host_facts = hostcheck.HostFacts.from_module(facts, clock_skew_seconds=skew)
+        groups = list(task_vars.get("group_names", []))
+        problems = errors + hostcheck.check_host(host, groups, host_facts, values)
+        result["changed"] = False
+        result["host_facts"] = facts
+        if problems:
+            result["failed"] = True
+            result["msg"] = "host check failed:\n- " + "\n- ".join(problems)
+        else:
+            result["msg"] = "host is ready"
+        return result
