@@ -89,8 +89,8 @@ bench: setup
 	$(BIN)/python bench/nodes_create.py
 	$(BIN)/python bench/bundle_build.py
 	$(BIN)/python bench/cluster_up.py
-	$(BIN)/python bench/netpol_latency.py
 	$(BIN)/python bench/map.py
+	$(BIN)/python bench/netpol_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info
