@@ -50,12 +50,24 @@ def _wait_port(address: str, port: int, what: str) -> None:
             time.sleep(0.2)
 
 
+def require_bundle() -> None:
+    """Serve only a complete bundle: build, fetch and import write bundle.json
+    last, and a fetch that refused a file never writes it."""
+    if (
+        not (bundle_dir() / "bundle.json").exists()
+        or not (bundle_dir() / "oci/index.json").exists()
+    ):
+        raise KubesmithError(
+            f"no complete bundle in {bundle_dir()}: run `kubesmith bundle fetch`, "
+            "`bundle build` (make bundle) or `bundle import FILE.tar`"
+        )
+
+
 def serve(address: str) -> None:
     """Start the file server and registry on ``address`` and push every image."""
     files = bundle_dir() / "files"
     layout_root = bundle_dir() / "oci"
-    if not (layout_root / "index.json").exists():
-        raise KubesmithError("no bundle built yet: run `kubesmith bundle build` (make bundle)")
+    require_bundle()
     run_dir = _run_dir(address)
     run_dir.mkdir(parents=True, exist_ok=True)
     (bundle_dir() / "registry").mkdir(parents=True, exist_ok=True)
