@@ -132,7 +132,8 @@ def fetch_file(item: ReleaseFile, source: Upstream, files_root: Path, work: Path
         _write(target.with_name(target.name + ".sha256"), f"{actual}  {item.name}\n")
     seconds = time.monotonic() - started
     size = got.resumed_at + got.received
-    log.info(f"{item.path}: {size / 2**20:.1f} MiB in {seconds:.1f}s, sha256 verified")
+    resumed = f", {got.resumed_at / 2**20:.1f} MiB of it from before" if got.resumed_at else ""
+    log.info(f"{item.path}: {size / 2**20:.1f} MiB in {seconds:.1f}s{resumed}, sha256 verified")
     return got.received
 
 
