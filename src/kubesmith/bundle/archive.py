@@ -121,6 +121,8 @@ def _read_manifest(tar: tarfile.TarFile, source: Path) -> dict[str, dict[str, ob
 def _unpack(tar: tarfile.TarFile, members: dict[str, dict[str, object]], into: Path) -> None:
     seen = set()
     for info in tar:
+        if info.name == MANIFEST_NAME:
+            continue  # read first, by _read_manifest
         name = _safe_name(info.name)
         expected = members.get(name)
         if expected is None or not info.isfile():
