@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from kubesmith import daemon, log
+from kubesmith.bundle import skopeo
 from kubesmith.bundle.build import bundle_dir
 from kubesmith.bundle.oci import Layout
-from kubesmith.bundle.registry import Registry
 from kubesmith.errors import KubesmithError
 from kubesmith.paths import state_dir
 
@@ -97,11 +97,11 @@ def serve(address: str) -> None:
     )
     _wait_port(address, REGISTRY_PORT, "docker-registry")
     _wait_port(address, FILES_PORT, "the file server")
-    registry = Registry(f"http://{address}:{REGISTRY_PORT}")
+    registry = skopeo.Registry(f"{address}:{REGISTRY_PORT}", tls=False)
     layout = Layout(layout_root)
     pushed = 0
     for ref, digest in sorted(layout.refs().items()):
-        if registry.push_image(layout, ref, digest):
+        if skopeo.push(layout_root, ref, digest, registry):
             pushed += 1
             log.info(f"pushed {ref}")
     log.info(

@@ -22,7 +22,7 @@ from bundle_standins import (
 from jinja2 import Environment
 
 from kubesmith import cli, mirror
-from kubesmith.bundle import publish, upstream, versions
+from kubesmith.bundle import publish, skopeo, upstream, versions
 from kubesmith.bundle.build import bundle_dir
 from kubesmith.bundle.fetch import Upstream, fetch_bundle, registry_map
 from kubesmith.bundle.oci import Layout
@@ -204,3 +204,23 @@ def test_checksum_file_shapes():
     assert upstream.expected_sha256(listing, "runc.amd64", "x") == digest
     with pytest.raises(KubesmithError, match="no SHA-256 entry for etcd"):
         upstream.expected_sha256(listing, "etcd", "x")
+
+
+def test_mirror_serve_pushes_the_fetched_images_under_upstream_names(standin, cache, tmp_path):
+    """What `mirror serve` does with the layout: every image pushed with skopeo under
+    its full upstream name, unchanged; a second push finds each one present."""
+    files, registry, _ = standin
+    fetch(files, registry)
+    layout = Layout(bundle_dir() / "oci")
+    target = StandInRegistry(tmp_path).start()
+    try:
+        endpoint = skopeo.Registry(f"127.0.0.1:{target.port}", tls=False)
+        refs = layout.refs()
+        assert all(skopeo.push(layout.root, ref, d, endpoint) for ref, d in refs.items())
+        for ref, digest in refs.items():
+            repository, tag = skopeo.split_ref(ref)
+            assert skopeo.digest(endpoint, repository, tag) == digest
+        assert not any(skopeo.push(layout.root, ref, d, endpoint) for ref, d in refs.items())
+        assert skopeo.digest(endpoint, "registry.k8s.io/absent", "v1", missing_ok=True) == ""
+    finally:
+        target.stop()

@@ -5,6 +5,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubesmith.errors import KubesmithError
 from kubesmith.proc import run
 
 COPY_TIMEOUT = 3600
@@ -68,8 +69,9 @@ def copy(
     )
 
 
-def digest(registry: Registry, repository: str, tag: str) -> str:
-    """The digest the registry's tag points at (a manifest list's, for multi-arch images)."""
+def digest(registry: Registry, repository: str, tag: str, missing_ok: bool = False) -> str:
+    """The digest the registry's tag points at (a manifest list's, for multi-arch
+    images); with ``missing_ok``, '' when the registry does not have it."""
     result = run(
         [
             "skopeo",
@@ -82,5 +84,32 @@ def digest(registry: Registry, repository: str, tag: str) -> str:
         ],
         what=f"look up {registry.host}/{repository}:{tag}",
         timeout=INSPECT_TIMEOUT,
+        check=not missing_ok,
     )
+    if result.returncode != 0:
+        return ""
     return "sha256:" + hashlib.sha256(result.stdout.encode()).hexdigest()
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """``registry.k8s.io/pause:3.10.2`` -> (``registry.k8s.io/pause``, ``3.10.2``)."""
+    name, _, tag = ref.rpartition(":")
+    if not name or "/" in tag:
+        raise KubesmithError(f"image reference {ref!r} has no tag")
+    return name, tag
+
+
+def push(layout: Path, ref: str, manifest_digest: str, registry: Registry) -> bool:
+    """Copy one image from the layout into the registry under its full upstream
+    name (``HOST/registry.k8s.io/pause:3.10.2``, what containerd's mirror
+    configuration asks for); return False when the registry already had it."""
+    repository, tag = split_ref(ref)
+    if manifest_digest == digest(registry, repository, tag, missing_ok=True):
+        return False
+    copy(
+        oci(layout, ref),
+        registry.transport(repository, tag),
+        what=f"push {ref} to {registry.host}",
+        dest_registry=registry,
+    )
+    return True
