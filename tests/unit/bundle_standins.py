@@ -70,25 +70,29 @@ class FileServer:
                 if not target.is_file():
                     self.send_error(404)
                     return
-                data = target.read_bytes()
+                size = target.stat().st_size
                 start = 0
                 if rng := self.headers.get("Range"):
                     start = int(rng.removeprefix("bytes=").split("-")[0])
-                    if start >= len(data):
+                    if start >= size:
                         self.send_error(416)
                         return
                     self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                    self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
                 else:
                     self.send_response(200)
-                body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(size - start))
                 self.end_headers()
-                if (limit := server.cut_after.pop(path, None)) is not None:
-                    body = body[:limit]
+                limit = server.cut_after.pop(path, None)
+                if limit is not None:
                     self.close_connection = True
-                self.wfile.write(body)
-                server.sent[path] = server.sent.get(path, 0) + len(body)
+                remaining = size - start if limit is None else limit
+                with target.open("rb") as data:
+                    data.seek(start)
+                    while remaining > 0 and (block := data.read(min(remaining, 1 << 20))):
+                        self.wfile.write(block)
+                        remaining -= len(block)
+                        server.sent[path] = server.sent.get(path, 0) + len(block)
 
             def log_message(self, *args):
                 pass
