@@ -22,6 +22,8 @@ from bundle_standins import (
 from jinja2 import Environment
 
 from kubesmith import cli, mirror
+from kubesmith.bundle import build as build_module
+from kubesmith.bundle import fetch as fetch_module
 from kubesmith.bundle import publish, skopeo, upstream, versions
 from kubesmith.bundle.build import bundle_dir
 from kubesmith.bundle.fetch import Upstream, fetch_bundle, registry_map
@@ -224,3 +226,36 @@ def test_mirror_serve_pushes_the_fetched_images_under_upstream_names(standin, ca
         assert skopeo.digest(endpoint, "registry.k8s.io/absent", "v1", missing_ok=True) == ""
     finally:
         target.stop()
+
+
+def test_bundle_ensure_fetches_when_the_files_base_answers(standin, cache, monkeypatch, capsys):
+    """`make up`'s verb end to end: no bundle, the (stand-in) upstream answers -> fetch;
+    then the bundle exists -> used as it is, nothing requested."""
+    files, registry, _ = standin
+    monkeypatch.delenv("KUBESMITH_BUNDLE", raising=False)
+    monkeypatch.setattr(fetch_module, "build_local_images", build_testbox)
+    monkeypatch.setattr(build_module, "build_bundle", lambda *_: pytest.fail("built"))
+    argv = [
+        "bundle",
+        "ensure",
+        "--files-base",
+        files.base,
+        *[f"--registry-map={r}={registry.endpoint}" for r in REGISTRIES],
+    ]
+    assert cli.main(argv) == 0
+    assert f"bundle: fetching: 127.0.0.1:{files.port} answered" in capsys.readouterr().err
+    mirror.require_bundle()
+    files.reset()
+    assert cli.main(argv) == 0
+    assert "bundle: using the existing bundle" in capsys.readouterr().err
+    assert files.requests == []
+
+
+def test_bundle_ensure_builds_when_nothing_answers(cache, monkeypatch, capsys):
+    monkeypatch.delenv("KUBESMITH_BUNDLE", raising=False)
+    built = []
+    monkeypatch.setattr(build_module, "build_bundle", lambda versions: built.append(versions))
+    dead = f"http://127.0.0.1:{free_port()}/"
+    assert cli.main(["bundle", "ensure", "--files-base", dead]) == 0
+    assert built == [VERSIONS]
+    assert "bundle: building: 127.0.0.1:" in capsys.readouterr().err

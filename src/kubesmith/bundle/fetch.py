@@ -101,7 +101,8 @@ def _write(path: Path, text: str) -> None:
 
 def fetch_file(item: ReleaseFile, source: Upstream, files_root: Path, work: Path) -> int:
     """Download one release file and its checksum file into ``files_root`` once
-    they match; return the bytes downloaded. A mismatch lands in quarantine."""
+    they match; return the bytes downloaded, or -1 when it was there already.
+    A mismatch lands in quarantine."""
     target = files_root / item.path
     checksum_target = files_root / item.checksum_path
     if _verified(target, checksum_target, item.name):
@@ -184,10 +185,13 @@ def build_local_images(layout: Layout, versions: Versions) -> dict[str, str]:
 def fetch_bundle(
     versions: Versions,
     source: Upstream | None = None,
-    local_images: LocalImages = build_local_images,
+    local_images: LocalImages | None = None,
 ) -> dict[str, object]:
-    """Fetch every release file and image; return the summary written to bundle.json."""
+    """Fetch every release file and image; return the summary written to bundle.json.
+
+    ``local_images`` makes the images upstream does not publish (default: build them)."""
     source = source or Upstream()
+    local_images = local_images or build_local_images
     started = time.monotonic()
     root = bundle_dir()
     root.mkdir(parents=True, exist_ok=True)
