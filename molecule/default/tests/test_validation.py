@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from conftest import run_playbook
+from conftest import default_scenario_only, run_playbook
+
+pytestmark = default_scenario_only
 
 # The settings this cluster runs with, as `-e` passes them: strings.
 AS_BUILT = {
