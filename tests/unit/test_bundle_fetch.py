@@ -24,7 +24,7 @@ from jinja2 import Environment
 from kubesmith import cli, mirror
 from kubesmith.bundle import build as build_module
 from kubesmith.bundle import fetch as fetch_module
-from kubesmith.bundle import publish, skopeo, upstream, versions
+from kubesmith.bundle import images, publish, skopeo, upstream, versions
 from kubesmith.bundle.build import bundle_dir
 from kubesmith.bundle.fetch import Upstream, fetch_bundle, registry_map
 from kubesmith.bundle.oci import Layout
@@ -259,3 +259,23 @@ def test_bundle_ensure_builds_when_nothing_answers(cache, monkeypatch, capsys):
     assert cli.main(["bundle", "ensure", "--files-base", dead]) == 0
     assert built == [VERSIONS]
     assert "bundle: building: 127.0.0.1:" in capsys.readouterr().err
+
+
+def test_fetch_takes_the_images_bundle_build_assembles(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "netbase_layer", lambda: images.LayerSpec("net", list))
+    outputs = {}
+    for component, binary in (
+        ("kubernetes", None),
+        ("pause", "pause"),
+        ("coredns", "coredns"),
+        ("flannel", "flanneld"),
+        ("kube-network-policies", "netpol"),
+    ):
+        out = tmp_path / component
+        out.mkdir()
+        for name in publish.K8S_COMMANDS if binary is None else (binary,):
+            (out / name).write_text(name)
+        outputs[component] = out
+    built = {s.ref for s in images.image_specs(VERSIONS, outputs, tmp_path / "work")}
+    assert built == {i.ref for i in upstream.images(VERSIONS)}
+    assert [i.ref for i in upstream.images(VERSIONS) if i.local] == [images.testbox_ref(VERSIONS)]
