@@ -96,6 +96,8 @@ molecule: setup
 bench: setup
 	$(BIN)/python bench/nodes_create.py
 	$(BIN)/python bench/bundle_build.py
+	$(BIN)/python bench/bundle_fetch.py
+	$(BIN)/python bench/mirror_push.py
 	$(BIN)/python bench/cluster_up.py
 	$(BIN)/python bench/map.py
 	$(BIN)/python bench/netpol_latency.py

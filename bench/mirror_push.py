@@ -1,6 +1,7 @@
-"""Pushing the bundle's images into an empty registry: kubesmith's own HTTP
-client (bundle/registry.py) against skopeo. Reads the bundle, writes nothing
-into it; each run gets its own docker-registry on a free 127.0.0.1 port."""
+"""What `mirror serve` spends pushing the bundle's images with skopeo: into an
+empty registry, then again when the registry holds them all. Reads the bundle,
+writes nothing into it; each run gets its own docker-registry on a free
+127.0.0.1 port."""
 
 import os
 import shutil
@@ -32,7 +33,11 @@ def _timed(name: str, push: Callable[[Layout, str], None], layout: Layout) -> fl
             f"storage:\n  filesystem:\n    rootdirectory: {tmp}/data\n"
             f"http:\n  addr: 127.0.0.1:{port}\n"
         )
-        registry = subprocess.Popen(["docker-registry", "serve", str(config)])
+        registry = subprocess.Popen(
+            ["docker-registry", "serve", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(100):
                 try:
@@ -53,14 +58,6 @@ def _timed(name: str, push: Callable[[Layout, str], None], layout: Layout) -> fl
     return first
 
 
-def _with_http_client(layout: Layout, address: str) -> None:
-    from kubesmith.bundle.registry import Registry
-
-    registry = Registry(f"http://{address}")
-    for ref, digest in sorted(layout.refs().items()):
-        registry.push_image(layout, ref, digest)
-
-
 def _with_skopeo(layout: Layout, address: str) -> None:
     registry = skopeo.Registry(address, tls=False)
     for ref, digest in sorted(layout.refs().items()):
@@ -79,7 +76,6 @@ def main() -> int:
         )
         layout = Layout(Path(tmp) / "oci")
         print(f"{len(layout.refs())} images, {layout.image_bytes() / 2**20:.0f} MiB")
-        _timed("registry.py (HTTP client)", _with_http_client, layout)
         _timed("skopeo copy", _with_skopeo, layout)
     return 0
 

@@ -13,10 +13,10 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from kubesmith import log
 from kubesmith.bundle.build import bundle_dir
-from kubesmith.bundle.oci import Layout
 from kubesmith.bundle.tarball import sha256_file
 from kubesmith.errors import KubesmithError
 
@@ -26,20 +26,26 @@ BLOCK = 1 << 20
 TOP_FILES = ("bundle.json", "image-checks.json")
 
 
-def _reachable_blobs(layout: Layout) -> list[str]:
-    """Digests of every blob the indexed images use (manifests, configs, layers)."""
+def _reachable_blobs(layout: Path) -> list[str]:
+    """Digests of every blob the indexed images use (manifests, configs, layers);
+    reads the layout without touching it."""
+
+    def read(digest: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((layout / "blobs/sha256" / digest[7:]).read_bytes())
+        return data
+
     found: dict[str, None] = {}
-    pending = list(layout.refs().values())
+    pending = [m["digest"] for m in json.loads((layout / "index.json").read_text())["manifests"]]
     while pending:
         digest = pending.pop()
         if digest in found:
             continue
         found[digest] = None
-        document = layout.read_json(digest)
-        pending += [m["digest"] for m in document.get("manifests", [])]  # type: ignore[attr-defined]
+        document = read(digest)
+        pending += [m["digest"] for m in document.get("manifests", [])]
         if "config" in document:
-            found[document["config"]["digest"]] = None  # type: ignore[index]
-            found.update(dict.fromkeys(layer["digest"] for layer in document["layers"]))  # type: ignore[attr-defined]
+            found[document["config"]["digest"]] = None
+            found.update(dict.fromkeys(layer["digest"] for layer in document["layers"]))
     return sorted(found)
 
 
@@ -50,8 +56,9 @@ def bundle_members(root: Path) -> list[str]:
             f"no complete bundle in {root}: run `kubesmith bundle fetch` or `bundle build` first"
         )
     files = sorted(p for p in (root / "files").rglob("*") if p.is_file())
-    layout = Layout(root / "oci")
-    blobs = [f"oci/blobs/sha256/{d.removeprefix('sha256:')}" for d in _reachable_blobs(layout)]
+    blobs = [
+        f"oci/blobs/sha256/{d.removeprefix('sha256:')}" for d in _reachable_blobs(root / "oci")
+    ]
     names = [str(p.relative_to(root)) for p in files]
     return [*TOP_FILES, *names, "oci/oci-layout", "oci/index.json", *blobs]
 
