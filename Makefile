@@ -10,7 +10,7 @@ SCENARIOS ?= node_prereqs offline_mirror default trixie
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup host-packages up down up-local up-vagrant down-local down-vagrant down-cluster test vagrant-vm-test lint bundle mirror unit molecule bench clean
+.PHONY: setup host-packages up down up-local up-vagrant down-local down-vagrant down-cluster test vagrant-vm-test lint bundle bundle-ensure mirror unit molecule bench clean
 
 setup: $(STAMP)
 
@@ -31,7 +31,7 @@ up: setup
 down: setup
 	@$(MAKE) --no-print-directory down-$(or $(PROVIDER),$(shell scripts/detect-provider))
 
-up-local: bundle
+up-local: bundle-ensure
 	@echo "make up: local system-container nodes, inventory $(INVENTORY)"
 	$(BIN)/kubesmith -i $(INVENTORY) nodes create
 	$(BIN)/kubesmith -i $(INVENTORY) mirror serve
@@ -66,9 +66,17 @@ lint: setup
 	$(BIN)/ruff check src tests molecule bench roles
 	$(BIN)/ruff format --check src tests molecule bench roles
 
+LINK_KUBECTL = ln -sf "$$($(BIN)/python -c 'from kubesmith.bundle.build import kubectl_path; print(kubectl_path())')" $(BIN)/kubectl
+
 bundle: setup
 	$(BIN)/kubesmith bundle build
-	ln -sf "$$($(BIN)/python -c 'from kubesmith.bundle.build import kubectl_path; print(kubectl_path())')" $(BIN)/kubectl
+	$(LINK_KUBECTL)
+
+# What `make up` uses: an existing bundle, else fetch when dl.k8s.io answers a
+# 3-second probe, else build; KUBESMITH_BUNDLE=fetch|build forces one.
+bundle-ensure: setup
+	$(BIN)/kubesmith bundle ensure
+	$(LINK_KUBECTL)
 
 mirror: bundle
 	$(BIN)/kubesmith -i $(INVENTORY) mirror serve
@@ -88,6 +96,8 @@ molecule: setup
 bench: setup
 	$(BIN)/python bench/nodes_create.py
 	$(BIN)/python bench/bundle_build.py
+	$(BIN)/python bench/bundle_fetch.py
+	$(BIN)/python bench/mirror_push.py
 	$(BIN)/python bench/cluster_up.py
 	$(BIN)/python bench/map.py
 	$(BIN)/python bench/netpol_latency.py

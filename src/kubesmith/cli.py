@@ -81,6 +81,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="COMPONENT",
         help="build only this component (repeatable); skips files and images",
     )
+    _bundle_parsers(bundle)
     mirror = groups.add_parser("mirror", help="serve the bundle to nodes").add_subparsers(
         dest="verb", required=True
     )
@@ -99,6 +100,45 @@ def parser() -> argparse.ArgumentParser:
     )
     _map_parser(groups)
     return top
+
+
+def _upstream_options(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument(
+        "--files-base",
+        default="https://",
+        metavar="URL",
+        help="base URL of the download sites, laid out as https://dl.k8s.io/... and "
+        "https://github.com/... are (default: https://, the real sites)",
+    )
+    verb.add_argument(
+        "--registry-map",
+        action="append",
+        default=[],
+        metavar="REGISTRY=ENDPOINT",
+        help="pull REGISTRY's images (registry.k8s.io, docker.io) from ENDPOINT instead, "
+        "e.g. docker.io=https://registry.example.org; http:// for a plain-HTTP one "
+        "(repeatable)",
+    )
+
+
+def _bundle_parsers(bundle: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    fetch = bundle.add_parser(
+        "fetch",
+        help="download upstream's official release files and images, checksum-verified (resumable)",
+    )
+    _upstream_options(fetch)
+    ensure = bundle.add_parser(
+        "ensure",
+        help="use the existing bundle, else fetch when upstream answers, else build "
+        "(KUBESMITH_BUNDLE=fetch|build forces); says which and why",
+    )
+    _upstream_options(ensure)
+    export = bundle.add_parser("export", help="write the whole bundle into one tar file")
+    export.add_argument("file", type=Path, metavar="FILE.tar")
+    imported = bundle.add_parser(
+        "import", help="check a tar from `bundle export` and install it for `mirror serve`"
+    )
+    imported.add_argument("file", type=Path, metavar="FILE.tar")
 
 
 def _map_parser(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -139,9 +179,28 @@ def _map_parser(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    from kubesmith.bundle import build, versions
+    from kubesmith.bundle import archive, build, ensure, fetch, versions
 
-    build.build_bundle(versions.load(), set(args.only) if args.only else None)
+    pinned = versions.load()
+    if args.verb == "build":
+        build.build_bundle(pinned, set(args.only) if args.only else None)
+    elif args.verb == "export":
+        archive.export_bundle(args.file)
+    elif args.verb == "import":
+        archive.import_bundle(args.file, pinned)
+    else:
+        source = fetch.Upstream(
+            fetch.files_base(args.files_base), fetch.registry_map(args.registry_map)
+        )
+        if args.verb == "fetch":
+            fetch.fetch_bundle(pinned, source)
+        else:
+            ensure.ensure(
+                pinned,
+                lambda: fetch.fetch_bundle(pinned, source),
+                lambda: build.build_bundle(pinned),
+                source.files_base,
+            )
     return 0
 
 

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from kubesmith import daemon, log
+from kubesmith.bundle import skopeo
 from kubesmith.bundle.build import bundle_dir
 from kubesmith.bundle.oci import Layout
-from kubesmith.bundle.registry import Registry
 from kubesmith.errors import KubesmithError
 from kubesmith.paths import state_dir
 
@@ -50,12 +50,24 @@ def _wait_port(address: str, port: int, what: str) -> None:
             time.sleep(0.2)
 
 
+def require_bundle() -> None:
+    """Serve only a complete bundle: build, fetch and import write bundle.json
+    last, and a fetch that refused a file never writes it."""
+    if (
+        not (bundle_dir() / "bundle.json").exists()
+        or not (bundle_dir() / "oci/index.json").exists()
+    ):
+        raise KubesmithError(
+            f"no complete bundle in {bundle_dir()}: run `kubesmith bundle fetch`, "
+            "`bundle build` (make bundle) or `bundle import FILE.tar`"
+        )
+
+
 def serve(address: str) -> None:
     """Start the file server and registry on ``address`` and push every image."""
     files = bundle_dir() / "files"
     layout_root = bundle_dir() / "oci"
-    if not (layout_root / "index.json").exists():
-        raise KubesmithError("no bundle built yet: run `kubesmith bundle build` (make bundle)")
+    require_bundle()
     run_dir = _run_dir(address)
     run_dir.mkdir(parents=True, exist_ok=True)
     (bundle_dir() / "registry").mkdir(parents=True, exist_ok=True)
@@ -85,11 +97,11 @@ def serve(address: str) -> None:
     )
     _wait_port(address, REGISTRY_PORT, "docker-registry")
     _wait_port(address, FILES_PORT, "the file server")
-    registry = Registry(f"http://{address}:{REGISTRY_PORT}")
+    registry = skopeo.Registry(f"{address}:{REGISTRY_PORT}", tls=False)
     layout = Layout(layout_root)
     pushed = 0
     for ref, digest in sorted(layout.refs().items()):
-        if registry.push_image(layout, ref, digest):
+        if skopeo.push(layout_root, ref, digest, registry):
             pushed += 1
             log.info(f"pushed {ref}")
     log.info(

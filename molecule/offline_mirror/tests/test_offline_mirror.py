@@ -7,7 +7,7 @@ import pytest
 
 from kubesmith.bundle import versions
 from kubesmith.bundle.build import bundle_dir
-from kubesmith.bundle.registry import split_ref
+from kubesmith.bundle.skopeo import split_ref
 
 MIRROR = "192.168.64.1:5000"
 VERSIONS = versions.load()

@@ -121,8 +121,9 @@ def build_bundle(versions: Versions, only: set[str] | None = None) -> dict[str, 
     specs = images.image_specs(versions, outputs, bundle_dir() / "work" / "images")
     built = images.build_images(layout, specs)
     layout.keep_only(set(built))
-    images.write_checks(bundle_dir() / "image-checks.json", specs)
+    images.write_checks(bundle_dir() / "image-checks.json", images.programs(versions))
     summary: dict[str, object] = {
+        "source": "build",
         "versions": versions,
         "files": [str(p.relative_to(files_root)) for p in published],
         "images": built,

@@ -111,73 +111,104 @@ def debian_layer(kind: str, release: str, packages: tuple[str, ...]) -> LayerSpe
     return LayerSpec(f"{root.parent.name}", lambda: tree_entries(root))
 
 
+@dataclass(frozen=True)
+class Program:
+    """What an image runs and how to prove it runs: the same for the images
+    ``bundle build`` assembles and the ones upstream publishes."""
+
+    entrypoint: tuple[str, ...]
+    check: Check
+
+
+def programs(versions: Versions) -> dict[str, Program]:
+    """Image reference -> its program, for every image in the bundle."""
+    v = versions
+    found = {
+        f"registry.k8s.io/{c}:{v['kube_version']}": Program(
+            (f"/usr/local/bin/{c}",), Check(("--version",), f"Kubernetes {v['kube_version']}")
+        )
+        for c in K8S_COMMANDS[3:]
+    }
+    found[f"registry.k8s.io/pause:{v['kube_pause_version']}"] = Program(
+        ("/pause",), Check(("-v",), f"v{v['kube_pause_version']}")
+    )
+    found[f"registry.k8s.io/coredns/coredns:{v['kube_coredns_version']}"] = Program(
+        ("/coredns",), Check(("-version",), f"CoreDNS-{bare(v['kube_coredns_version'])}")
+    )
+    found[f"docker.io/flannel/flannel:{v['kube_flannel_version']}"] = Program(
+        ("/opt/bin/flanneld",), Check(("--version",), v["kube_flannel_version"])
+    )
+    netpol = (
+        f"registry.k8s.io/networking/kube-network-policies:{v['kube_network_policies_version']}"
+    )
+    found[netpol] = Program(("/bin/netpol",), Check(("-help",), "Usage: kube-network-policies"))
+    busybox = f"BusyBox v{v['kube_busybox_version']}"
+    found[testbox_ref(v)] = Program((), Check(("busybox",), busybox))
+    return found
+
+
+def testbox_ref(versions: Versions) -> str:
+    return f"docker.io/kubesmith/testbox:{versions['kube_busybox_version']}"
+
+
+def _spec(
+    ref: str,
+    program: Program,
+    layers: tuple[LayerSpec, ...],
+    env: tuple[str, ...] = (),
+    user: str = "",
+) -> ImageSpec:
+    config = ImageConfig(entrypoint=list(program.entrypoint), env=list(env), user=user)
+    return ImageSpec(ref, layers, config, program.check)
+
+
 def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> list[ImageSpec]:
     v = versions
+    known = programs(v)
     base = base_layer(workdir)
-    net = debian_layer("netbase", NETBASE_RELEASE, NETBASE_PACKAGES)
+    net = netbase_layer()
     k8s = outputs["kubernetes"]
     specs = []
     for command in K8S_COMMANDS[3:]:
+        ref = f"registry.k8s.io/{command}:{v['kube_version']}"
         binary_layer = _files_layer(
             f"{command}-{_digest_of([k8s / command])}", {f"usr/local/bin/{command}": k8s / command}
         )
         layers = (net, binary_layer) if command == "kube-proxy" else (base, binary_layer)
-        specs.append(
-            ImageSpec(
-                f"registry.k8s.io/{command}:{v['kube_version']}",
-                layers,
-                ImageConfig(entrypoint=[f"/usr/local/bin/{command}"], env=[PATH_ENV]),
-                Check(("--version",), f"Kubernetes {v['kube_version']}"),
-            )
-        )
+        specs.append(_spec(ref, known[ref], layers, env=(PATH_ENV,)))
     pause = outputs["pause"] / "pause"
-    specs.append(
-        ImageSpec(
-            f"registry.k8s.io/pause:{v['kube_pause_version']}",
-            (_files_layer(f"pause-{_digest_of([pause])}", {"pause": pause}),),
-            ImageConfig(entrypoint=["/pause"], user="65535:65535"),
-            Check(("-v",), f"v{v['kube_pause_version']}"),
-        )
-    )
+    ref = f"registry.k8s.io/pause:{v['kube_pause_version']}"
+    pause_layer = _files_layer(f"pause-{_digest_of([pause])}", {"pause": pause})
+    specs.append(_spec(ref, known[ref], (pause_layer,), user="65535:65535"))
     coredns = outputs["coredns"] / "coredns"
-    specs.append(
-        ImageSpec(
-            f"registry.k8s.io/coredns/coredns:{v['kube_coredns_version']}",
-            (base, _files_layer(f"coredns-{_digest_of([coredns])}", {"coredns": coredns})),
-            ImageConfig(entrypoint=["/coredns"]),
-            Check(("-version",), f"CoreDNS-{bare(v['kube_coredns_version'])}"),
-        )
-    )
+    ref = f"registry.k8s.io/coredns/coredns:{v['kube_coredns_version']}"
+    coredns_layer = _files_layer(f"coredns-{_digest_of([coredns])}", {"coredns": coredns})
+    specs.append(_spec(ref, known[ref], (base, coredns_layer)))
     flanneld = outputs["flannel"] / "flanneld"
-    specs.append(
-        ImageSpec(
-            f"docker.io/flannel/flannel:{v['kube_flannel_version']}",
-            (
-                net,
-                _files_layer(f"flannel-{_digest_of([flanneld])}", {"opt/bin/flanneld": flanneld}),
-            ),
-            ImageConfig(entrypoint=["/opt/bin/flanneld"], env=[PATH_ENV]),
-            Check(("--version",), v["kube_flannel_version"]),
-        )
+    ref = f"docker.io/flannel/flannel:{v['kube_flannel_version']}"
+    flannel_layer = _files_layer(
+        f"flannel-{_digest_of([flanneld])}", {"opt/bin/flanneld": flanneld}
     )
+    specs.append(_spec(ref, known[ref], (net, flannel_layer), env=(PATH_ENV,)))
     netpol = outputs["kube-network-policies"] / "netpol"
-    specs.append(
-        ImageSpec(
-            f"registry.k8s.io/networking/kube-network-policies:{v['kube_network_policies_version']}",
-            (base, _files_layer(f"netpol-{_digest_of([netpol])}", {"bin/netpol": netpol})),
-            ImageConfig(entrypoint=["/bin/netpol"]),
-            Check(("-help",), "Usage: kube-network-policies"),
-        )
-    )
-    specs.append(
-        ImageSpec(
-            f"docker.io/kubesmith/testbox:{v['kube_busybox_version']}",
-            (net,),
-            ImageConfig(cmd=["sh"], env=[PATH_ENV]),
-            Check(("busybox",), f"BusyBox v{v['kube_busybox_version']}"),
-        )
-    )
+    ref = f"registry.k8s.io/networking/kube-network-policies:{v['kube_network_policies_version']}"
+    netpol_layer = _files_layer(f"netpol-{_digest_of([netpol])}", {"bin/netpol": netpol})
+    specs.append(_spec(ref, known[ref], (base, netpol_layer)))
+    specs.append(testbox_spec(v, net))
     return specs
+
+
+def netbase_layer() -> LayerSpec:
+    return debian_layer("netbase", NETBASE_RELEASE, NETBASE_PACKAGES)
+
+
+def testbox_spec(versions: Versions, net: LayerSpec) -> ImageSpec:
+    """The project's own test image: the network tools layer and a shell. Upstream
+    publishes no such image, so a fetched bundle builds it here too."""
+    ref = testbox_ref(versions)
+    return ImageSpec(
+        ref, (net,), ImageConfig(cmd=["sh"], env=[PATH_ENV]), programs(versions)[ref].check
+    )
 
 
 def build_images(layout: Layout, specs: list[ImageSpec]) -> dict[str, str]:
@@ -192,11 +223,11 @@ def build_images(layout: Layout, specs: list[ImageSpec]) -> dict[str, str]:
     return built
 
 
-def write_checks(path: Path, specs: list[ImageSpec]) -> None:
+def write_checks(path: Path, found: dict[str, Program]) -> None:
     """Record how to prove each image's program runs: the entrypoint plus the
     check's arguments (``ctr run IMAGE ID ARGS`` replaces the whole command)."""
     checks = {
-        s.ref: {"args": [*s.config.entrypoint, *s.check.args], "expect": s.check.expect}
-        for s in specs
+        ref: {"args": [*p.entrypoint, *p.check.args], "expect": p.check.expect}
+        for ref, p in sorted(found.items())
     }
     path.write_text(json.dumps(checks, indent=2) + "\n")
