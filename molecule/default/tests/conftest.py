@@ -50,11 +50,13 @@ PAGE = "app-v1: hello from production"
 NODE_PORT = 30080
 K8S_NODES = ("cp1", "worker1", "worker2")
 # Scenarios that share these tests on other node images (trixie) run the
-# cluster's own checks; checks of controller-side tooling and of behaviour
-# that does not depend on the node OS run once, in `default`.
+# cluster's own checks; checks of controller-side tooling and of behaviour that
+# does not depend on the node OS run in the scenarios of each policy engine
+# (default: kube-network-policies, canal: calico).
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
-default_scenario_only = pytest.mark.skipif(
-    SCENARIO != "default", reason="controller-side or OS-independent: checked in `default`"
+engine_scenarios_only = pytest.mark.skipif(
+    SCENARIO not in ("default", "canal"),
+    reason="does not depend on the node OS: checked in default (and canal)",
 )
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, ENGINE, INVENTORY, REPO, default_scenario_only, inventory_var, kubectl
+from conftest import BIN, ENGINE, INVENTORY, REPO, engine_scenarios_only, inventory_var, kubectl
 
 # Controller-side: once, in `default` (the canal scenario applies them for real).
-pytestmark = default_scenario_only
+pytestmark = engine_scenarios_only
 RENDER = REPO / "molecule" / "shared" / "render-pod-network.yml"
 
 

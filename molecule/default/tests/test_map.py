@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from conftest import BIN, DNS_IP, INVENTORY, K8S_NODES, other, wait_for
+from conftest import BIN, DNS_IP, INVENTORY, K8S_NODES, engine_scenarios_only, other, wait_for
+
+pytestmark = engine_scenarios_only
 
 testinfra_hosts = ["cp1"]
 

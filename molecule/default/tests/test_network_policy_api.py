@@ -23,12 +23,15 @@ from conftest import (
     KUBECTL,
     TESTBOX,
     connects,
+    engine_scenarios_only,
     kubectl,
     kubectl_json,
     other,
     pod_exec,
     wait_for,
 )
+
+pytestmark = engine_scenarios_only
 
 testinfra_hosts = ["cp1"]
 

@@ -4,7 +4,9 @@ passes the same check."""
 
 import re
 
-from conftest import ENGINE, OTHER_ENGINE, kubectl, run_playbook
+from conftest import ENGINE, OTHER_ENGINE, engine_scenarios_only, kubectl, run_playbook
+
+pytestmark = engine_scenarios_only
 
 # What the other engine would have created first.
 OTHER_ENGINE_OBJECTS = {
