@@ -165,3 +165,13 @@ def test_kube_network_policies_as_upstream_installs_it(rendered, versions, inven
         ("networking.k8s.io", "networkpolicies"),
     ):
         assert {(group, resource, "list"), (group, resource, "watch")} <= granted
+
+
+def test_every_pod_network_setting_is_in_the_argument_specs(repo):
+    defaults = yaml.safe_load((repo / "roles/pod_network/defaults/main.yml").read_text())
+    specs = yaml.safe_load((repo / "roles/pod_network/meta/argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"]["options"]
+    assert set(defaults) <= set(options)
+    for name, value in defaults.items():
+        assert options[name]["default"] == value, name
+    assert options["pod_network_policy_engine"]["choices"] == list(ENGINES)
