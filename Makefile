@@ -100,7 +100,6 @@ bench: setup
 	$(BIN)/python bench/mirror_push.py
 	$(BIN)/python bench/cluster_up.py
 	$(BIN)/python bench/map.py
-	$(BIN)/python bench/netpol_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

@@ -269,7 +269,7 @@ def test_fetch_takes_the_images_bundle_build_assembles(tmp_path, monkeypatch):
         ("pause", "pause"),
         ("coredns", "coredns"),
         ("flannel", "flanneld"),
-        ("kube-network-policies", "netpol"),
+        ("kube-router", "kube-router"),
     ):
         out = tmp_path / component
         out.mkdir()

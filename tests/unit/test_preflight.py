@@ -249,11 +249,6 @@ BAD_CASES: list[tuple[str, Mutation, str]] = [
         "network_policies_isolated_namespaces: 'production' is a string",
     ),
     ("choice-invalid", _set_var("kube_cgroup_driver", "cgroupv2"), "kube_cgroup_driver:"),
-    (
-        "unknown-policy-engine",
-        _set_var("pod_network_policy_engine", "cilium"),
-        "pod_network_policy_engine: 'cilium' is not one of calico, kube-network-policies",
-    ),
     ("int-not-int", _set_var("kube_api_port", "https"), "kube_api_port: 'https'"),
     # other shapes
     (

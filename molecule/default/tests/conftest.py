@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import testinfra
-import yaml
 
 from kubesmith.bundle import versions
 from kubesmith.bundle.build import bundle_dir
@@ -21,23 +20,6 @@ REPO = Path(__file__).resolve().parents[3]
 # hosts booted from Debian 13).
 INVENTORY = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", REPO / "molecule" / "default"))
 INVENTORY = INVENTORY / "inventory"
-
-
-def inventory_var(name: str, default: str) -> str:
-    """A setting from the scenario inventory's group_vars/all, else its default."""
-    for path in sorted((INVENTORY / "group_vars" / "all").glob("*.yml")):
-        found = yaml.safe_load(path.read_text()) or {}
-        if name in found:
-            return str(found[name])
-    return default
-
-
-# The NetworkPolicy engine the scenario runs (the pod_network role's default
-# is calico), and the other one.
-ENGINE = inventory_var("pod_network_policy_engine", "calico")
-OTHER_ENGINE = "kube-network-policies" if ENGINE == "calico" else "calico"
-# What a node's own pods hang off: the cni0 bridge, or one caliXXXX veth each.
-LOCAL_POD_DEV = "cali" if ENGINE == "calico" else "cni0"
 ADMIN_CONF = REPO / "artifacts" / "local" / "admin.conf"
 VERSIONS = versions.load()
 KUBECTL = (
@@ -51,12 +33,10 @@ NODE_PORT = 30080
 K8S_NODES = ("cp1", "worker1", "worker2")
 # Scenarios that share these tests on other node images (trixie) run the
 # cluster's own checks; checks of controller-side tooling and of behaviour that
-# does not depend on the node OS run in the scenarios of each policy engine
-# (default: kube-network-policies, canal: calico).
+# does not depend on the node OS run once, in `default`.
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
-engine_scenarios_only = pytest.mark.skipif(
-    SCENARIO not in ("default", "canal"),
-    reason="does not depend on the node OS: checked in default (and canal)",
+default_scenario_only = pytest.mark.skipif(
+    SCENARIO != "default", reason="does not depend on the node OS: checked in default"
 )
 
 
@@ -87,12 +67,6 @@ def wait_for(predicate, timeout: float = 60, interval: float = 2):
 
 def pod_exec(namespace: str, pod: str, *command: str):
     return kubectl("-n", namespace, "exec", pod, "--", *command, check=False)
-
-
-def connects(namespace: str, pod: str, url: str) -> bool:
-    """Whether a new connection from the pod to ``url`` gets an HTTP 200."""
-    curl = ("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--connect-timeout", "2")
-    return pod_exec(namespace, pod, *curl, "-m", "4", url).stdout.strip() == "200"
 
 
 TEST_WORKLOADS = f"""

@@ -10,9 +10,7 @@ import pytest
 
 from conftest import (
     DNS_IP,
-    ENGINE,
     K8S_NODES,
-    LOCAL_POD_DEV,
     NODE_PORT,
     PAGE,
     app_pod,
@@ -83,24 +81,18 @@ def test_etcd_refuses_a_client_without_certificate(host):
 
 # 2. routes -----------------------------------------------------------------
 @pytest.mark.parametrize("name", K8S_NODES)
-def test_own_pods_local_and_routes_via_flannel(host, nodes, workloads, name):
-    """Other nodes' pod ranges are routed over flannel.1. The node's own pods
-    sit on cni0 (kube-network-policies: the bridge CNI plugin) or each on a
-    cali* veth with a /32 route (calico: Calico's CNI plugin)."""
+def test_pod_subnet_on_cni0_and_routes_via_flannel(host, nodes, workloads, name):
     node = other(host, name)
+    cni0 = node.check_output("ip -4 -o addr show cni0")
+    assert f"{gateway(nodes[name]['pod_cidr'])}/" in cni0
     routes = node.check_output("ip route")
-    cidr = nodes[name]["pod_cidr"]
-    if ENGINE == "calico":
-        local = workloads[name]["status"]["podIP"]
-        assert re.search(rf"^{re.escape(local)} dev cali\w+", routes, re.MULTILINE), routes
-    else:
-        cni0 = node.check_output("ip -4 -o addr show cni0")
-        assert f"{gateway(cidr)}/" in cni0
-        assert re.search(rf"^{re.escape(cidr)} dev cni0", routes, re.MULTILINE), routes
     for peer, info in nodes.items():
-        if peer != name:
-            via = ipaddress.ip_network(info["pod_cidr"]).network_address
-            assert f"{info['pod_cidr']} via {via} dev flannel.1" in routes, routes
+        cidr = info["pod_cidr"]
+        if peer == name:
+            assert re.search(rf"^{re.escape(cidr)} dev cni0", routes, re.MULTILINE), routes
+        else:
+            via = ipaddress.ip_network(cidr).network_address
+            assert f"{cidr} via {via} dev flannel.1" in routes, routes
 
 
 def test_route_to_a_pod_on_another_node_uses_flannel(host, workloads):
@@ -108,8 +100,8 @@ def test_route_to_a_pod_on_another_node_uses_flannel(host, workloads):
     remote = workloads["worker2"]["status"]["podIP"]
     local = workloads["worker1"]["status"]["podIP"]
     assert "dev flannel.1" in worker1.check_output(f"ip route get {remote}")
-    # Negative control: a pod on worker1 itself is reached locally, not over the overlay.
-    assert f"dev {LOCAL_POD_DEV}" in worker1.check_output(f"ip route get {local}")
+    # Negative control: a pod on worker1 itself is reached over cni0, not the overlay.
+    assert "dev cni0" in worker1.check_output(f"ip route get {local}")
 
 
 # 3. pod to pod across nodes, no NAT -----------------------------------------

@@ -10,9 +10,9 @@ is accepted by the API server in a server-side dry run (check mode).
 
 import pytest
 
-from conftest import TESTBOX, engine_scenarios_only, kubectl, run_playbook
+from conftest import TESTBOX, default_scenario_only, kubectl, run_playbook
 
-pytestmark = engine_scenarios_only
+pytestmark = default_scenario_only
 
 INGRESS_OBJECTS = (
     ("namespace", "nginx-ingress"),

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from conftest import BIN, DNS_IP, INVENTORY, K8S_NODES, engine_scenarios_only, other, wait_for
+from conftest import BIN, DNS_IP, INVENTORY, K8S_NODES, default_scenario_only, other, wait_for
 
-pytestmark = engine_scenarios_only
+pytestmark = default_scenario_only
 
 testinfra_hosts = ["cp1"]
 

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from conftest import engine_scenarios_only, run_playbook
+from conftest import default_scenario_only, run_playbook
 
-pytestmark = engine_scenarios_only
+pytestmark = default_scenario_only
 
 # The settings this cluster runs with, as `-e` passes them: strings.
 AS_BUILT = {

@@ -11,7 +11,7 @@ GATEWAY = "192.168.61.1"
 PEER = {"np1": "192.168.61.11", "np2": "192.168.61.10"}
 
 
-@pytest.mark.parametrize("name", ["conntrack", "socat", "ipset", "iptables", "nftables", "ethtool"])
+@pytest.mark.parametrize("name", ["conntrack", "socat", "ipset", "iptables", "ethtool"])
 def test_packages_installed(host, name):
     assert host.package(name).is_installed
 

@@ -36,7 +36,7 @@ def run_check(check: VersionCheck, outdir: Path, version: str) -> str:
     """Run a built binary's version command; return the problem, or '' if it matches."""
     expected = check.expect.format(v=version, bare=bare(version))
     result = subprocess.run(
-        [*check.runner, outdir / check.binary, *check.args],
+        [outdir / check.binary, *check.args],
         capture_output=True,
         text=True,
         check=False,
@@ -45,7 +45,7 @@ def run_check(check: VersionCheck, outdir: Path, version: str) -> str:
     output = (result.stdout + result.stderr).strip()
     if expected not in output:
         return (
-            f"`{' '.join([*check.runner, check.binary, *check.args])}` printed {output[:200]!r}, "
+            f"`{check.binary} {' '.join(check.args)}` printed {output[:200]!r}, "
             f"expected it to contain {expected!r}"
         )
     return ""

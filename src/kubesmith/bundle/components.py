@@ -23,16 +23,11 @@ K8S_COMMANDS = (
 
 @dataclass(frozen=True)
 class VersionCheck:
-    """Run ``binary args``; its output must contain ``expect`` (``{v}``/``{bare}`` filled in).
-
-    With ``runner``, run ``runner binary args`` instead: for a program that
-    cannot print its version, ``("go", "version", "-m")`` reads the module
-    version Go embedded in it."""
+    """Run ``binary args``; its output must contain ``expect`` (``{v}``/``{bare}`` filled in)."""
 
     binary: str
     args: tuple[str, ...]
     expect: str
-    runner: tuple[str, ...] = ()
 
 
 Versions = dict[str, str]
@@ -217,13 +212,17 @@ def flannel_spec(version: str) -> GoBuild:
     )
 
 
-KNP = "sigs.k8s.io/kube-network-policies"
-
-
-def kube_network_policies_spec(version: str) -> GoBuild:
-    """SIG Network's NetworkPolicy engine, built as upstream's Dockerfile does
-    (``CGO_ENABLED=0 go build -o netpol ./cmd``): the main package is cmd/."""
-    return GoBuild(requires={KNP: version}, binaries={"netpol": f"{KNP}/cmd"})
+def kube_router_spec(version: str) -> GoBuild:
+    """kube-router, used only as the NetworkPolicy controller. The module proxy
+    serves it, but the checksum database has no record of it: it is verified
+    by go.sum alone."""
+    mod = "github.com/cloudnativelabs/kube-router/v2"
+    return GoBuild(
+        requires={mod: version},
+        binaries={"kube-router": f"{mod}/cmd/kube-router"},
+        ldflags=f"-s -w -X {mod}/pkg/version.Version={version}",
+        env={"GONOSUMDB": "github.com/cloudnativelabs/kube-router"},
+    )
 
 
 def _k8s_checks() -> tuple[VersionCheck, ...]:
@@ -301,14 +300,9 @@ COMPONENTS: tuple[Component, ...] = (
         (VersionCheck("flanneld", ("--version",), "{v}"),),
     ),
     go_component(
-        "kube-network-policies",
-        "kube_network_policies_version",
-        kube_network_policies_spec,
-        (
-            # netpol has no version flag: its usage proves it runs, Go's
-            # build record which module version it was built from.
-            VersionCheck("netpol", ("-help",), "Usage: kube-network-policies"),
-            VersionCheck("netpol", (), f"mod\t{KNP}\t{{v}}\t", ("go", "version", "-m")),
-        ),
+        "kube-router",
+        "kube_kube_router_version",
+        kube_router_spec,
+        (VersionCheck("kube-router", ("--version",), "{v}"),),
     ),
 )

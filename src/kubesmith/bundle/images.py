@@ -138,10 +138,10 @@ def programs(versions: Versions) -> dict[str, Program]:
     found[f"docker.io/flannel/flannel:{v['kube_flannel_version']}"] = Program(
         ("/opt/bin/flanneld",), Check(("--version",), v["kube_flannel_version"])
     )
-    netpol = (
-        f"registry.k8s.io/networking/kube-network-policies:{v['kube_network_policies_version']}"
+    router = f"docker.io/cloudnativelabs/kube-router:{v['kube_kube_router_version']}"
+    found[router] = Program(
+        ("/usr/local/bin/kube-router",), Check(("--version",), v["kube_kube_router_version"])
     )
-    found[netpol] = Program(("/bin/netpol",), Check(("-help",), "Usage: kube-network-policies"))
     busybox = f"BusyBox v{v['kube_busybox_version']}"
     found[testbox_ref(v)] = Program((), Check(("busybox",), busybox))
     return found
@@ -190,10 +190,12 @@ def image_specs(versions: Versions, outputs: dict[str, Path], workdir: Path) -> 
         f"flannel-{_digest_of([flanneld])}", {"opt/bin/flanneld": flanneld}
     )
     specs.append(_spec(ref, known[ref], (net, flannel_layer), env=(PATH_ENV,)))
-    netpol = outputs["kube-network-policies"] / "netpol"
-    ref = f"registry.k8s.io/networking/kube-network-policies:{v['kube_network_policies_version']}"
-    netpol_layer = _files_layer(f"netpol-{_digest_of([netpol])}", {"bin/netpol": netpol})
-    specs.append(_spec(ref, known[ref], (base, netpol_layer)))
+    router = outputs["kube-router"] / "kube-router"
+    ref = f"docker.io/cloudnativelabs/kube-router:{v['kube_kube_router_version']}"
+    router_layer = _files_layer(
+        f"kube-router-{_digest_of([router])}", {"usr/local/bin/kube-router": router}
+    )
+    specs.append(_spec(ref, known[ref], (net, router_layer), env=(PATH_ENV,)))
     specs.append(testbox_spec(v, net))
     return specs
 
