@@ -170,12 +170,15 @@ def serves_page(url: str) -> bool:
 
 
 def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess:
+    """ansible-playbook with plain output (molecule forces colour on its children,
+    which would wrap the recap's host names in escape codes)."""
     return subprocess.run(
         [BIN / "ansible-playbook", "-i", INVENTORY, REPO / "playbooks" / playbook, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
     )
 
 

@@ -63,9 +63,13 @@ def test_rendered_objects_pass_server_side_validation(ingress_namespace):
 
 def test_server_side_validation_can_fail(ingress_namespace):
     """Negative control: the API server rejects an invalid object in the same
-    check-mode run (client-side checks would let it through)."""
-    bad = ("-e", "ingress_replicas=-1")
-    result = run_playbook("ingress.yml", "--check", "-e", f"ingress_image={TESTBOX}", *bad)
+    check-mode run (client-side checks would let it through). The inventory
+    check refuses the value first; with it skipped, the dry run still does."""
+    bad = ("-e", "ingress_replicas=-1", "-e", f"ingress_image={TESTBOX}")
+    refused = run_playbook("ingress.yml", "--check", *bad)
+    assert refused.returncode != 0
+    assert "ingress_replicas: -1 must be at least 1" in refused.stdout
+    result = run_playbook("ingress.yml", "--check", "--skip-tags", "preflight", *bad)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Invalid value: -1: must be greater than or equal to 0" in output
