@@ -69,7 +69,9 @@ def test_server_side_validation_can_fail(ingress_namespace):
     refused = run_playbook("ingress.yml", "--check", *bad)
     assert refused.returncode != 0
     # The callback may fold long messages: compare with whitespace collapsed.
-    assert "ingress_replicas: -1 must be at least 1" in " ".join(refused.stdout.split())
+    assert "ingress_replicas: -1 must be at least 1" in " ".join(
+        (refused.stdout + refused.stderr).split()
+    )
     result = run_playbook("ingress.yml", "--check", "--skip-tags", "preflight", *bad)
     output = result.stdout + result.stderr
     assert result.returncode != 0
