@@ -17,8 +17,8 @@ from kubesmith.bundle import versions
 from kubesmith.bundle.build import bundle_dir
 
 REPO = Path(__file__).resolve().parents[3]
-# The scenario's own inventory (default: inventory/local; trixie: the same
-# hosts booted from Debian 13).
+# The scenario's own inventory (default: inventory/local; ha: three etcd
+# members, three control planes and two workers on Debian 13).
 INVENTORY = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", REPO / "molecule" / "default"))
 INVENTORY = INVENTORY / "inventory"
 
@@ -32,13 +32,25 @@ def inventory_var(name: str, default: str) -> str:
     return default
 
 
+def inventory_hosts(group: str) -> dict[str, str]:
+    """A group's hosts in the scenario's hosts.yml (child groups included) -> address."""
+    groups = yaml.safe_load((INVENTORY / "hosts.yml").read_text())["all"]["children"]
+    entry = groups.get(group) or {}
+    hosts = {
+        name: str((v or {}).get("ansible_host")) for name, v in (entry.get("hosts") or {}).items()
+    }
+    for child in entry.get("children") or {}:
+        hosts.update(inventory_hosts(child))
+    return hosts
+
+
 # The NetworkPolicy engine the scenario runs (the pod_network role's default
 # is calico), and the other one.
 ENGINE = inventory_var("pod_network_policy_engine", "calico")
 OTHER_ENGINE = "kube-network-policies" if ENGINE == "calico" else "calico"
 # What a node's own pods hang off: the cni0 bridge, or one caliXXXX veth each.
 LOCAL_POD_DEV = "cali" if ENGINE == "calico" else "cni0"
-ADMIN_CONF = REPO / "artifacts" / "local" / "admin.conf"
+ADMIN_CONF = REPO / "artifacts" / inventory_var("kube_cluster_name", "kubesmith") / "admin.conf"
 VERSIONS = versions.load()
 KUBECTL = (
     bundle_dir() / "files/dl.k8s.io/release" / VERSIONS["kube_version"] / "bin/linux/amd64/kubectl"
@@ -48,15 +60,21 @@ TESTBOX = f"docker.io/kubesmith/testbox:{VERSIONS['kube_busybox_version']}"
 DNS_IP = "10.96.0.10"
 PAGE = "app-v1: hello from production"
 NODE_PORT = 30080
-K8S_NODES = ("cp1", "worker1", "worker2")
-# Scenarios that share these tests on other node images (trixie) run the
-# cluster's own checks; checks of controller-side tooling and of behaviour that
-# does not depend on the node OS run in the scenarios of each policy engine
-# (default: kube-network-policies, canal: calico).
+ETCD_HOSTS = tuple(inventory_hosts("etcd"))
+CONTROL_PLANES = tuple(inventory_hosts("control_plane"))
+K8S_NODES = tuple(inventory_hosts("k8s_cluster"))
+# Scenarios that share these tests on other node images (ha, on Debian 13)
+# run the cluster's own checks; checks of controller-side tooling and of
+# behaviour that does not depend on the node OS run in the scenarios of each
+# policy engine (default: kube-network-policies, canal: calico).
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
 engine_scenarios_only = pytest.mark.skipif(
     SCENARIO not in ("default", "canal"),
     reason="does not depend on the node OS: checked in default (and canal)",
+)
+# Checks of a highly available control plane run where the inventory has one.
+several_control_planes = pytest.mark.skipif(
+    len(CONTROL_PLANES) < 2, reason="one control plane: the HA checks run in `ha`"
 )
 
 
@@ -195,9 +213,11 @@ def serves_page(url: str) -> bool:
         return False
 
 
-def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess:
+def run_playbook(
+    playbook: str, *args: str, inventory: Path = INVENTORY
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [BIN / "ansible-playbook", "-i", INVENTORY, REPO / "playbooks" / playbook, *args],
+        [BIN / "ansible-playbook", "-i", inventory, REPO / "playbooks" / playbook, *args],
         cwd=REPO,
         capture_output=True,
         text=True,

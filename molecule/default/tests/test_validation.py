@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import engine_scenarios_only, run_playbook
+from conftest import CONTROL_PLANES, engine_scenarios_only, run_playbook
 
 pytestmark = engine_scenarios_only
 
@@ -19,6 +19,8 @@ AS_BUILT = {
     "node_prereqs_time_sync": "true",
     "node_prereqs_firewalld_ports": "true",
     "pod_network_ip_masq": "true",
+    "api_loadbalancer_enabled": "true" if len(CONTROL_PLANES) > 1 else "false",
+    "api_loadbalancer_firewalld": "true",
 }
 
 
