@@ -288,9 +288,11 @@ def _write_inventory(root: Path, mutate: Mutation | None) -> Path:
     return inv
 
 
-def _run(repo: Path, inventory: Path, playbook: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    repo: Path, inventory: Path, playbook: str, *args: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [BIN / "ansible-playbook", "-i", inventory, repo / "playbooks" / playbook],
+        [BIN / "ansible-playbook", "-i", inventory, repo / "playbooks" / playbook, *args],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -373,36 +375,13 @@ def _bool_settings(repo: Path) -> list[str]:
     return sorted(n for n, s in load_settings(repo / "roles").items() if s.type == "bool")
 
 
-def _run_with(repo: Path, inventory: Path, extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            BIN / "ansible-playbook",
-            "-i",
-            inventory,
-            repo / "playbooks" / "preflight.yml",
-            "-e",
-            extra,
-        ],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={
-            "PATH": f"{BIN}:/usr/bin:/bin",
-            "ANSIBLE_NOCOLOR": "1",
-            "HOME": str(inventory.parent),
-            "ANSIBLE_CONFIG": str(repo / "ansible.cfg"),
-        },
-    )
-
-
 @pytest.mark.parametrize("word", ["true", "false", "yes", "no"])
 def test_booleans_accept_words_from_the_command_line(repo, tmp_path, word):
     """`-e name=true` arrives as a string; every boolean setting accepts it."""
     names = _bool_settings(repo)
     assert len(names) >= 8
     inventory = _write_inventory(tmp_path, None)
-    result = _run_with(repo, inventory, " ".join(f"{n}={word}" for n in names))
+    result = _run(repo, inventory, "preflight.yml", "-e", " ".join(f"{n}={word}" for n in names))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -410,7 +389,7 @@ def test_booleans_reject_other_words(repo, tmp_path):
     """Negative control: a word that is not a boolean is refused, each setting named."""
     names = _bool_settings(repo)
     inventory = _write_inventory(tmp_path, None)
-    result = _run_with(repo, inventory, " ".join(f"{n}=maybe" for n in names))
+    result = _run(repo, inventory, "preflight.yml", "-e", " ".join(f"{n}=maybe" for n in names))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     for name in names:

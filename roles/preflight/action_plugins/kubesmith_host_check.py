@@ -7,7 +7,6 @@ effective settings (the same evaluation as the inventory check).
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -15,16 +14,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from kubesmith.preflight import hostcheck, specs
-
-
-def _inventory_check_module() -> Any:
-    path = Path(__file__).with_name("kubesmith_preflight.py")
-    spec = importlib.util.spec_from_file_location("kubesmith_preflight_action", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from kubesmith.preflight.effective import host_settings, load_role_defaults
 
 
 class ActionModule(ActionBase):
@@ -34,12 +24,11 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         roles_dir = Path(self._task.args["roles_dir"])
-        inventory_check = _inventory_check_module()
         settings = specs.load_settings(roles_dir)
-        defaults = inventory_check.load_role_defaults(self._loader, roles_dir)
+        defaults = load_role_defaults(self._loader, roles_dir)
         host = task_vars["inventory_hostname"]
-        values, errors, provided = inventory_check.host_settings(
-            self, task_vars, host, settings, defaults
+        values, errors, provided = host_settings(
+            self._templar, task_vars["hostvars"], host, settings, defaults
         )
         values.setdefault("kube_node_ip", provided.get("ansible_host") or host)
         before = time.time()

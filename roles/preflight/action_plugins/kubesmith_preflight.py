@@ -13,30 +13,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from kubesmith.preflight import report, rules, specs
-from kubesmith.preflight.effective import effective_settings
-
-
-def load_role_defaults(loader: Any, roles_dir: Path) -> dict[str, Any]:
-    """Every role's defaults, merged, marked as templates like Ansible's own."""
-    merged: dict[str, Any] = {}
-    for role in specs.roles(roles_dir):
-        for path in specs.default_files(role):
-            merged.update(loader.load_from_file(str(path), trusted_as_template=True) or {})
-    return merged
-
-
-def host_settings(
-    action: ActionBase,
-    task_vars: dict,
-    host: str,
-    settings: dict[str, specs.Setting],
-    defaults: dict[str, Any],
-) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
-    """One host's typed settings, the errors found evaluating them, its own vars."""
-    provided = dict(task_vars["hostvars"].raw_get(host))
-    templar = action._templar.copy_with_new_env(available_variables={**defaults, **provided})
-    values, errors = effective_settings(settings, defaults, provided, templar.template)
-    return values, errors, provided
+from kubesmith.preflight.effective import host_settings, load_role_defaults
 
 
 class ActionModule(ActionBase):
@@ -54,7 +31,9 @@ class ActionModule(ActionBase):
         views: dict[str, tuple[dict, list[str]]] = {}
         addresses: list[rules.Node] = []
         for host in hosts:
-            values, errors, provided = host_settings(self, task_vars, host, settings, defaults)
+            values, errors, provided = host_settings(
+                self._templar, task_vars["hostvars"], host, settings, defaults
+            )
             views[host] = (values, errors)
             address = values.get("kube_node_ip") or provided.get("ansible_host") or host
             addresses.append(rules.Node(name=host, address=str(address)))

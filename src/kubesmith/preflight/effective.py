@@ -2,8 +2,10 @@
 defaults, rendered in that host's context and typed by the argument specs."""
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from kubesmith.preflight import specs
 from kubesmith.preflight.specs import Setting
 from kubesmith.preflight.types import check_types
 
@@ -38,3 +40,28 @@ def effective_settings(
                 continue
     coerced, type_errors = check_types(provided, settings)
     return {**rendered, **coerced}, errors + type_errors
+
+
+def load_role_defaults(loader: Any, roles_dir: Path) -> dict[str, Any]:
+    """Every role's defaults, merged, read by Ansible's loader so that their
+    templates are trusted as Ansible's own role defaults are."""
+    merged: dict[str, Any] = {}
+    for role in specs.roles(roles_dir):
+        for path in specs.default_files(role):
+            merged.update(loader.load_from_file(str(path), trusted_as_template=True) or {})
+    return merged
+
+
+def host_settings(
+    templar: Any,
+    hostvars: Any,
+    host: str,
+    settings: Mapping[str, Setting],
+    defaults: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    """One host's typed settings, the errors found evaluating them, and the
+    host's own (inventory and extra) vars. `templar` is an action's templar."""
+    provided = dict(hostvars.raw_get(host))
+    render = templar.copy_with_new_env(available_variables={**defaults, **provided}).template
+    values, errors = effective_settings(settings, defaults, provided, render)
+    return values, errors, provided
