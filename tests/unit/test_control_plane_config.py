@@ -182,6 +182,7 @@ def test_defaults_harden_every_component(rendered):
     assert args(cluster["controllerManager"])["profiling"] == "false"
     assert args(cluster["scheduler"])["profiling"] == "false"
     assert apiserver["service-account-extend-token-expiration"] == "false"
+    assert apiserver["enable-admission-plugins"] == "NodeRestriction,DenyServiceExternalIPs"
     assert "TLS_RSA_WITH_AES_128_GCM_SHA256" not in apiserver["tls-cipher-suites"]
     assert apiserver["audit-log-path"] == "/var/log/kubernetes/audit/audit.log"
     assert (apiserver["audit-log-maxage"], apiserver["audit-log-maxbackup"]) == ("30", "10")
