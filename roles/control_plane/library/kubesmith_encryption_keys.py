@@ -6,6 +6,7 @@ import datetime
 import os
 import secrets
 import tempfile
+from pathlib import Path
 
 import yaml
 from ansible.module_utils.basic import AnsibleModule
@@ -60,10 +61,9 @@ HEADER = (
 
 
 def load(path):
-    if not os.path.exists(path):
+    if not path.exists():
         return None
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     keys = data.get("keys") or []
     for key in keys:
         missing = {"name", "provider", "secret", "serial"} - set(key)
@@ -73,18 +73,19 @@ def load(path):
 
 
 def save(path, keys):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    os.chmod(directory, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".keys-")
+    """Replace the file atomically; it is never readable by others, not even
+    while it is written (mkstemp creates it with mode 0600)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".keys-")
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(HEADER)
             yaml.safe_dump({"keys": keys}, handle, sort_keys=False)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        tmp.replace(path)
     except BaseException:
-        os.unlink(tmp)
+        tmp.unlink()
         raise
 
 
@@ -149,18 +150,17 @@ def main():
         },
         supports_check_mode=True,
     )
-    path = module.params["path"]
+    path = Path(module.params["path"])
+    params = module.params
     try:
         before = load(path)
-        after = apply_step(
-            module.params["step"], before, module.params["provider"], module.params["rewritten_with"]
-        )
+        after = apply_step(params["step"], before, params["provider"], params["rewritten_with"])
     except (ValueError, OSError, yaml.YAMLError) as exc:
         module.fail_json(msg=str(exc))
     changed = after != before
     if changed and not module.check_mode:
         save(path, after)
-    module.exit_json(changed=changed, path=path, encryption_keys=public(after))
+    module.exit_json(changed=changed, path=str(path), encryption_keys=public(after))
 
 
 if __name__ == "__main__":
