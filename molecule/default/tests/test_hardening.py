@@ -338,7 +338,8 @@ def test_services_with_external_ips_are_refused():
     assert dry_run().returncode == 0
     service["spec"]["externalIPs"] = ["192.0.2.10"]
     refused = dry_run()
-    assert refused.returncode != 0 and "externalIPs" in refused.stderr, refused.stderr
+    assert refused.returncode != 0, refused.stderr
+    assert "Use of external IPs is denied by admission control" in refused.stderr
 
 
 # 4. kubelets ---------------------------------------------------------------
@@ -457,7 +458,7 @@ def test_secret_left_with_only_the_old_key_is_unreadable(host, rotation):
         store(host, "rotated", rotation["raw_old"])
         unreadable = read_secret("rotated")
         assert unreadable.returncode != 0
-        assert re.search(r"transform|decrypt|prefix", unreadable.stderr), unreadable.stderr
+        assert "not transformable" in unreadable.stderr, unreadable.stderr
     finally:
         store(host, "rotated", rotation["raw_new"])
     assert wait_for(lambda: read_secret("rotated").returncode == 0, timeout=30)
