@@ -19,6 +19,11 @@ AS_BUILT = {
     "node_prereqs_time_sync": "true",
     "node_prereqs_firewalld_ports": "true",
     "pod_network_ip_masq": "true",
+    "kube_audit_enabled": "true",
+    "kube_secrets_encryption_enabled": "true",
+    "kube_kubelet_protect_kernel_defaults": "false",
+    "control_plane_profiling": "false",
+    "control_plane_service_account_extend_token_expiration": "false",
 }
 
 
