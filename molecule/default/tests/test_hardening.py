@@ -4,7 +4,7 @@ cluster through kubeadm, and key rotation, each with a negative control.
 
 The procedures (switching encryption off and on, filling the audit log, a
 profiling-on re-run, key rotation) do not depend on the node OS and run in the
-engine scenarios only; the settings in effect are checked in every scenario."""
+default scenario only; the settings in effect are checked in every scenario."""
 
 import base64
 import http.client
@@ -25,7 +25,7 @@ from conftest import (
     INVENTORY,
     K8S_NODES,
     REPO,
-    engine_scenarios_only,
+    default_scenario_only,
     kubectl,
     kubectl_json,
     other,
@@ -125,7 +125,7 @@ def test_secret_is_ciphertext_in_etcd(host):
     assert secret_value("encrypted-at-rest") == value
 
 
-@engine_scenarios_only
+@default_scenario_only
 def test_secret_from_before_encryption_is_plain_until_the_rewrite(host):
     """Negative control: with encryption off, etcd holds the value in plain
     text; turning encryption on changes only new writes (the Secret written
@@ -221,7 +221,7 @@ def admin_connection(tmp_path: Path) -> http.client.HTTPSConnection:
     return http.client.HTTPSConnection(hostname, int(port), context=context, timeout=10)
 
 
-@engine_scenarios_only
+@default_scenario_only
 def test_audit_log_rotates_at_its_configured_size(host, tmp_path):
     """Requests by the admin are logged at Metadata; enough of them fill the
     log past --audit-log-maxsize (1 MB in this scenario's inventory), and the
@@ -300,7 +300,7 @@ def uploaded_profiling() -> str:
     return next(a["value"] for a in cluster["apiServer"]["extraArgs"] if a["name"] == "profiling")
 
 
-@engine_scenarios_only
+@default_scenario_only
 def test_running_cluster_takes_changed_settings_through_kubeadm(host):
     """A re-run with a changed setting reaches the running control plane:
     kubeadm's phases rewrite the static pod manifests (the kubelet restarts
@@ -442,7 +442,7 @@ def rotation(host, tmp_path_factory):
     }
 
 
-@engine_scenarios_only
+@default_scenario_only
 def test_key_rotation_keeps_secrets_readable_and_drops_the_old_key(host, rotation):
     assert rotation["reads"] > 20 and not rotation["failures"], rotation["failures"][:5]
     old, new = rotation["before"][0], rotation["after"][0]
@@ -458,7 +458,7 @@ def test_key_rotation_keeps_secrets_readable_and_drops_the_old_key(host, rotatio
         assert step in rotation["output"]
 
 
-@engine_scenarios_only
+@default_scenario_only
 def test_secret_left_with_only_the_old_key_is_unreadable(host, rotation):
     """Why the order matters: had the old key been dropped before the rewrite,
     a Secret still stored with it could no longer be read. The Secret's
