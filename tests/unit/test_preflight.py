@@ -104,6 +104,18 @@ def _host_override(hosts: dict, _variables: dict) -> None:
     _children(hosts)["workers"]["hosts"]["worker1"]["pod_network_mtu"] = 9999
 
 
+def _ha(endpoint: str) -> Mutation:
+    """Three control planes on 192.168.60.0/24 behind the built-in load balancer."""
+
+    def mutate(hosts: dict, variables: dict) -> None:
+        _children(hosts)["control_plane"]["hosts"]["cp2"] = {"ansible_host": "192.168.60.14"}
+        _children(hosts)["control_plane"]["hosts"]["cp3"] = {"ansible_host": "192.168.60.15"}
+        variables["kube_node_network"] = "192.168.60.0/24"
+        variables["kube_control_plane_endpoint"] = endpoint
+
+    return mutate
+
+
 def _several(hosts: dict, variables: dict) -> None:
     variables["kube_version"] = "1.37.1"
     variables["demo_app_node_port"] = 80
@@ -166,6 +178,18 @@ BAD_CASES: list[tuple[str, Mutation, str]] = [
         "kube_service_subnet 10.96.0.0/12 overlaps kube_node_network 10.100.0.0/24",
     ),
     ("ha-without-endpoint", _second_control_plane, "kube_control_plane_endpoint is empty"),
+    # the virtual IP keepalived holds for the control planes
+    (
+        "vip-outside-node-network",
+        _ha("192.168.70.100:8443"),
+        "the virtual IP 192.168.70.100 is outside kube_node_network 192.168.60.0/24",
+    ),
+    ("vip-is-a-node", _ha("192.168.60.21:8443"), "is the address of host 'worker1'"),
+    (
+        "vip-in-service-network",
+        _ha("10.96.0.100:8443"),
+        "10.96.0.100 is inside kube_service_subnet 10.96.0.0/12",
+    ),
     ("host-in-two-roles", _both_roles, "host 'cp1' is in both control_plane and workers"),
     ("bad-version", _set_var("kube_version", "latest"), "kube_version: 'latest' is not a version"),
     (
@@ -360,10 +384,12 @@ def test_host_override_names_the_host(outcomes):
     assert "(settings of worker1)" in outcomes["host-var-override"].stdout
 
 
-@pytest.mark.parametrize("name", ["local", "vagrant", "sample"])
+@pytest.mark.parametrize(
+    "name", ["inventory/local", "inventory/vagrant", "inventory/sample", "molecule/ha/inventory"]
+)
 def test_shipped_inventories_pass_preflight(repo, name):
-    """The inventories users start from describe buildable clusters."""
-    result = _run(repo, repo / "inventory" / name, "preflight.yml")
+    """The inventories users start from (and the HA scenario's) describe buildable clusters."""
+    result = _run(repo, repo / name, "preflight.yml")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert _recap_hosts(output) == {"localhost"}
@@ -380,7 +406,10 @@ def test_booleans_accept_words_from_the_command_line(repo, tmp_path, word):
     """`-e name=true` arrives as a string; every boolean setting accepts it."""
     names = _bool_settings(repo)
     assert len(names) >= 8
-    inventory = _write_inventory(tmp_path, None)
+    # api_loadbalancer_enabled=true needs the endpoint it serves.
+    inventory = _write_inventory(
+        tmp_path, _set_var("kube_control_plane_endpoint", "192.168.60.100:8443")
+    )
     result = _run(repo, inventory, "preflight.yml", "-e", " ".join(f"{n}={word}" for n in names))
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -89,3 +89,23 @@ def test_low_disk_and_skewed_clock():
 def test_merge_names_hosts_only_when_not_all_share_a_message():
     merged = merge({"a": ["common", "only-a"], "b": ["common"]})
     assert merged == ["common", "only-a (settings of a)"]
+
+
+CONTROL_PLANE = ["control_plane", "k8s_cluster"]
+HA = {**SETTINGS, "kube_control_plane_endpoint": "192.168.60.100:8443"}
+
+
+def test_haproxy_port_checked_on_control_planes_with_the_load_balancer():
+    facts = _facts(listeners={"8443": "nginx"})
+    errors = check_host("cp1", CONTROL_PLANE, facts, {**HA, "api_loadbalancer_enabled": True})
+    assert errors == [
+        "host 'cp1': port 8443 is taken by 'nginx' but haproxy needs it: "
+        "stop that service or move it"
+    ]
+    # Negative control: without the built-in load balancer the port is not ours.
+    assert check_host("cp1", CONTROL_PLANE, facts, {**HA, "api_loadbalancer_enabled": False}) == []
+
+
+def test_haproxy_holding_its_port_on_a_rerun_passes():
+    facts = _facts(listeners={"8443": "haproxy", "6443": "kube-apiserver", "10250": "kubelet"})
+    assert check_host("cp1", CONTROL_PLANE, facts, {**HA, "api_loadbalancer_enabled": True}) == []

@@ -31,6 +31,8 @@ class ActionModule(ActionBase):
             self._templar, task_vars["hostvars"], host, settings, defaults
         )
         values.setdefault("kube_node_ip", provided.get("ansible_host") or host)
+        control_planes = task_vars.get("groups", {}).get("control_plane", [])
+        values.setdefault("api_loadbalancer_enabled", len(control_planes) > 1)
         before = time.time()
         gathered = self._execute_module(
             module_name="kubesmith_host_facts", module_args={}, task_vars=task_vars

@@ -61,6 +61,10 @@ def expected_listeners(groups: Sequence[str], settings: Mapping[str, Any]) -> di
         ports[int(settings.get("etcd_peer_port") or 2380)] = "etcd"
     if "control_plane" in groups:
         ports[int(settings.get("kube_api_port") or 6443)] = "kube-apiserver"
+        endpoint = str(settings.get("kube_control_plane_endpoint") or "")
+        port = endpoint.rpartition(":")[2]
+        if settings.get("api_loadbalancer_enabled") and port.isdigit():
+            ports[int(port)] = "haproxy"
     if "control_plane" in groups or "workers" in groups:
         ports[KUBELET_PORT] = "kubelet"
     return ports

@@ -37,7 +37,7 @@ DNS_LABEL_LIST_SETTINGS = (
 )
 DNS_SUBDOMAIN_SETTINGS = ("ingress_class", "demo_app_ingress_class", "demo_app_ingress_host")
 CIDR_LIST_SETTINGS = ("network_policies_allow_cidrs",)
-POSITIVE_INT_SETTINGS = ("demo_app_replicas", "ingress_replicas")
+POSITIVE_INT_SETTINGS = ("demo_app_replicas", "ingress_replicas", "api_loadbalancer_check_interval")
 ABSOLUTE_PATH_SUFFIXES = ("_dir", "_path")
 PROXY_SETTINGS = ("containerd_http_proxy", "containerd_https_proxy")
 
@@ -50,6 +50,10 @@ URL_RE = re.compile(r"^(?P<scheme>https?)://(?P<host>[^/:]+)(:(?P<port>\d+))?(?P
 GO_DURATION_RE = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 RELATIVE_TIME_RE = re.compile(r"^\+\d+[wdhms]$")
 IFNAME_RE = re.compile(r"^[^/\s:]{1,15}$")
+# keepalived's configuration syntax ends a word at whitespace and a comment at
+# '#' or '!'; VRRPv2 carries at most 8 characters of password.
+VRRP_PASSWORD_RE = re.compile(r"^[^\s#!\"'{}]{1,8}$")
+DURATION_SETTINGS = ("worker_token_ttl", "control_plane_join_token_ttl")
 
 
 @dataclass(frozen=True)
@@ -243,22 +247,116 @@ def check_hosts(view: View, errors: list[str]) -> None:
             )
 
 
+def builtin_load_balancer(view: View) -> bool:
+    """Whether kubesmith runs keepalived and haproxy for the endpoint: as the
+    inventory says, else whenever there is more than one control plane."""
+    enabled = view.get("api_loadbalancer_enabled")
+    if enabled is None:
+        return len(view.groups.get("control_plane", [])) > 1
+    return bool(enabled)
+
+
 def check_control_plane_endpoint(view: View, errors: list[str]) -> None:
     endpoint = view.get("kube_control_plane_endpoint") or ""
     cps = view.groups.get("control_plane", [])
+    builtin = builtin_load_balancer(view)
     if len(cps) > 1 and not endpoint:
         errors.append(
             "kube_control_plane_endpoint is empty but control_plane has "
             f"{len(cps)} hosts: set it to the load balancer or VIP "
             "address (host:port) in front of them"
         )
-    if endpoint:
-        host, _, port = str(endpoint).rpartition(":")
-        if not host or not HOST_RE.match(host) or _port(port) is None:
+    elif builtin and not endpoint:
+        errors.append(
+            "kube_control_plane_endpoint is empty but api_loadbalancer_enabled is true: set it "
+            "to the virtual IP and port keepalived and haproxy serve (e.g. 192.168.60.100:8443)"
+        )
+    if not endpoint:
+        return
+    host, _, port = str(endpoint).rpartition(":")
+    if not host or not HOST_RE.match(host) or _port(port) is None:
+        errors.append(
+            f"kube_control_plane_endpoint: '{endpoint}' is not host:port (e.g. 192.168.60.100:8443)"
+        )
+        return
+    _check_endpoint_address(view, host, int(port), builtin, errors)
+
+
+def _check_endpoint_address(
+    view: View, host: str, port: int, builtin: bool, errors: list[str]
+) -> None:
+    """The endpoint's address is never in the pod or service network; as the
+    virtual IP of the built-in load balancer it is also a free address of the
+    node network, on another port than the API servers' own."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if builtin:
             errors.append(
-                f"kube_control_plane_endpoint: '{endpoint}' is not host:port "
-                f"(e.g. 192.168.60.100:8443)"
+                f"kube_control_plane_endpoint: '{host}' is a name, but keepalived holds an "
+                f"address: write the virtual IP (e.g. 192.168.60.100:{port}), or set "
+                f"api_loadbalancer_enabled: false to use your own load balancer"
             )
+        return
+    nets = _networks(view, [])
+    for var in ("kube_pod_subnet", "kube_service_subnet"):
+        if var in nets and address in nets[var]:
+            errors.append(
+                f"kube_control_plane_endpoint: {address} is inside {var} {nets[var]}: the "
+                f"API endpoint must be an address the nodes reach on their own network"
+            )
+            return
+    if not builtin:
+        return
+    node_net = nets.get("kube_node_network")
+    if node_net is not None and address not in node_net:
+        errors.append(
+            f"kube_control_plane_endpoint: the virtual IP {address} is outside "
+            f"kube_node_network {node_net}: keepalived moves it between the control planes "
+            f"on that network, so pick a free address inside it"
+        )
+    elif node_net is not None and address in (node_net.network_address, node_net.broadcast_address):
+        errors.append(
+            f"kube_control_plane_endpoint: the virtual IP {address} is the network or "
+            f"broadcast address of kube_node_network {node_net}: pick a free host address"
+        )
+    for node in view.nodes:
+        if node.address == str(address):
+            errors.append(
+                f"kube_control_plane_endpoint: the virtual IP {address} is the address of host "
+                f"'{node.name}': pick an address no machine uses"
+            )
+    api_port = view.get("kube_api_port")
+    if api_port is not None and _port(api_port) == port:
+        errors.append(
+            f"kube_control_plane_endpoint: port {port} is kube_api_port too, but haproxy runs "
+            f"beside each API server: give the endpoint another port (e.g. 8443)"
+        )
+
+
+def check_api_loadbalancer(view: View, errors: list[str]) -> None:
+    ranges = (
+        ("api_loadbalancer_virtual_router_id", 1, 255),
+        ("api_loadbalancer_priority", 1, 254),
+        ("api_loadbalancer_advert_interval", 1, 255),
+    )
+    for var, low, high in ranges:
+        value = view.get(var)
+        if value is not None and not low <= int(value) <= high:
+            errors.append(f"{var}: {value} is outside {low}-{high}")
+    iface = view.get("api_loadbalancer_vip_interface")
+    if iface and not IFNAME_RE.match(str(iface)):
+        errors.append(
+            f"api_loadbalancer_vip_interface: '{iface}' is not a Linux interface name "
+            f"(1-15 characters, no '/', ':' or spaces)"
+        )
+    password = view.get("api_loadbalancer_auth_pass")
+    if password and not VRRP_PASSWORD_RE.match(str(password)):
+        errors.append(
+            "api_loadbalancer_auth_pass: use 1-8 characters without spaces, quotes, braces, "
+            "'#' or '!' (VRRPv2 carries 8; keepalived's syntax ends a word there); the value "
+            "is not shown"
+        )
 
 
 def check_names(view: View, errors: list[str]) -> None:
@@ -404,9 +502,10 @@ def check_mirrors(view: View, errors: list[str]) -> None:
 
 
 def check_misc(view: View, errors: list[str]) -> None:
-    ttl = view.get("worker_token_ttl")
-    if ttl is not None and (not ttl or not GO_DURATION_RE.match(str(ttl))):
-        errors.append(f"worker_token_ttl: '{ttl}' is not a duration like 15m, 1h or 1h30m")
+    for var in DURATION_SETTINGS:
+        ttl = view.get(var)
+        if ttl is not None and (not ttl or not GO_DURATION_RE.match(str(ttl))):
+            errors.append(f"{var}: '{ttl}' is not a duration like 15m, 1h or 1h30m")
     for var in ("etcd_ca_validity", "etcd_cert_validity"):
         value = view.get(var)
         if value is not None and not RELATIVE_TIME_RE.match(str(value)):
@@ -435,6 +534,7 @@ def validate(view: View, defaults: Mapping[str, Any]) -> list[str]:
         check_networks,
         check_hosts,
         check_control_plane_endpoint,
+        check_api_loadbalancer,
         check_names,
         check_ports,
         check_pod_network,
