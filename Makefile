@@ -6,7 +6,7 @@ STAMP := $(VENV)/.setup-done
 PROVIDER ?=
 INVENTORY ?= inventory/local
 VAGRANT_INVENTORY ?= inventory/vagrant
-SCENARIOS ?= node_prereqs offline_mirror default trixie
+SCENARIOS ?= node_prereqs offline_mirror default ha
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 

@@ -5,7 +5,7 @@ playbooks/cluster.yml and playbooks/demo.yml (timed together as "up"), then
 run cluster.yml again (the no-op re-run, which must report changed=0).
 The bundle must be built (make bundle).
 Usage: python bench/cluster_up.py [RUNS] [INVENTORY]  (default: 3, inventory/local;
-molecule/trixie/inventory times the same nodes on Debian 13)
+molecule/ha/inventory times the highly available cluster on Debian 13)
 """
 
 import re

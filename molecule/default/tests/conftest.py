@@ -11,16 +11,40 @@ from pathlib import Path
 
 import pytest
 import testinfra
+import yaml
 
 from kubesmith.bundle import versions
 from kubesmith.bundle.build import bundle_dir
 
 REPO = Path(__file__).resolve().parents[3]
-# The scenario's own inventory (default: inventory/local; trixie: the same
-# hosts booted from Debian 13).
+# The scenario's own inventory (default: inventory/local; ha: three etcd
+# members, three control planes and two workers on Debian 13).
 INVENTORY = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", REPO / "molecule" / "default"))
 INVENTORY = INVENTORY / "inventory"
-ADMIN_CONF = REPO / "artifacts" / "local" / "admin.conf"
+
+
+def inventory_var(name: str, default: str) -> str:
+    """A setting from the scenario inventory's group_vars/all, else its default."""
+    for path in sorted((INVENTORY / "group_vars" / "all").glob("*.yml")):
+        found = yaml.safe_load(path.read_text()) or {}
+        if name in found:
+            return str(found[name])
+    return default
+
+
+def inventory_hosts(group: str) -> dict[str, str]:
+    """A group's hosts in the scenario's hosts.yml (child groups included) -> address."""
+    groups = yaml.safe_load((INVENTORY / "hosts.yml").read_text())["all"]["children"]
+    entry = groups.get(group) or {}
+    hosts = {
+        name: str((v or {}).get("ansible_host")) for name, v in (entry.get("hosts") or {}).items()
+    }
+    for child in entry.get("children") or {}:
+        hosts.update(inventory_hosts(child))
+    return hosts
+
+
+ADMIN_CONF = REPO / "artifacts" / inventory_var("kube_cluster_name", "kubesmith") / "admin.conf"
 VERSIONS = versions.load()
 KUBECTL = (
     bundle_dir() / "files/dl.k8s.io/release" / VERSIONS["kube_version"] / "bin/linux/amd64/kubectl"
@@ -30,13 +54,19 @@ TESTBOX = f"docker.io/kubesmith/testbox:{VERSIONS['kube_busybox_version']}"
 DNS_IP = "10.96.0.10"
 PAGE = "app-v1: hello from production"
 NODE_PORT = 30080
-K8S_NODES = ("cp1", "worker1", "worker2")
-# Scenarios that share these tests on other node images (trixie) run the
-# cluster's own checks; checks of controller-side tooling and of behaviour that
-# does not depend on the node OS run once, in `default`.
+ETCD_HOSTS = tuple(inventory_hosts("etcd"))
+CONTROL_PLANES = tuple(inventory_hosts("control_plane"))
+K8S_NODES = tuple(inventory_hosts("k8s_cluster"))
+# Scenarios that share these tests on other node images (ha, on Debian 13)
+# run the cluster's own checks; checks of controller-side tooling and of
+# behaviour that does not depend on the node OS run once, in `default`.
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
 default_scenario_only = pytest.mark.skipif(
     SCENARIO != "default", reason="does not depend on the node OS: checked in default"
+)
+# Checks of a highly available control plane run where the inventory has one.
+several_control_planes = pytest.mark.skipif(
+    len(CONTROL_PLANES) < 2, reason="one control plane: the HA checks run in `ha`"
 )
 
 
@@ -169,11 +199,13 @@ def serves_page(url: str) -> bool:
         return False
 
 
-def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess:
+def run_playbook(
+    playbook: str, *args: str, inventory: Path = INVENTORY
+) -> subprocess.CompletedProcess:
     """ansible-playbook with plain output (molecule forces colour on its children,
     which would wrap the recap's host names in escape codes)."""
     return subprocess.run(
-        [BIN / "ansible-playbook", "-i", INVENTORY, REPO / "playbooks" / playbook, *args],
+        [BIN / "ansible-playbook", "-i", inventory, REPO / "playbooks" / playbook, *args],
         cwd=REPO,
         capture_output=True,
         text=True,

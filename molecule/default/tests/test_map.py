@@ -12,7 +12,16 @@ import time
 
 import pytest
 
-from conftest import BIN, DNS_IP, INVENTORY, K8S_NODES, default_scenario_only, other, wait_for
+from conftest import (
+    BIN,
+    DNS_IP,
+    ETCD_HOSTS,
+    INVENTORY,
+    K8S_NODES,
+    default_scenario_only,
+    other,
+    wait_for,
+)
 
 pytestmark = default_scenario_only
 
@@ -65,7 +74,7 @@ def test_model_lists_every_node_with_its_range_and_a_flannel_route_to_every_othe
             assert routes[cidr]["device"] == "flannel.1", (name, peer, routes.get(cidr))
             assert routes[cidr]["gateway"] == gateway, (name, peer)
         assert state["resolv_conf"], name
-    assert [h["name"] for h in data["other_hosts"]] == ["etcd1"]
+    assert sorted(h["name"] for h in data["other_hosts"]) == sorted(ETCD_HOSTS)
     assert data["dns"]["ip"] == DNS_IP
     assert "production" in data["isolated_namespaces"]
     assert data["problems"] == [], data["problems"]

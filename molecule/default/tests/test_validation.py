@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import default_scenario_only, run_playbook
+from conftest import CONTROL_PLANES, default_scenario_only, run_playbook
 
 pytestmark = default_scenario_only
 
@@ -24,6 +24,8 @@ AS_BUILT = {
     "kube_kubelet_protect_kernel_defaults": "false",
     "control_plane_profiling": "false",
     "control_plane_service_account_extend_token_expiration": "false",
+    "api_loadbalancer_enabled": "true" if len(CONTROL_PLANES) > 1 else "false",
+    "api_loadbalancer_firewalld": "true",
 }
 
 
