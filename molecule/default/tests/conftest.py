@@ -17,8 +17,8 @@ from kubesmith.bundle import versions
 from kubesmith.bundle.build import bundle_dir
 
 REPO = Path(__file__).resolve().parents[3]
-# The scenario's own inventory (default: inventory/local; ha: three etcd
-# members, three control planes and two workers on Debian 13).
+# The scenario's own inventory (default: inventory/local; ha: three control
+# planes that are also the etcd members, and one worker, on Debian 13).
 INVENTORY = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", REPO / "molecule" / "default"))
 INVENTORY = INVENTORY / "inventory"
 
@@ -33,18 +33,29 @@ def inventory_var(name: str, default: str) -> str:
 
 
 def inventory_hosts(group: str) -> dict[str, str]:
-    """A group's hosts in the scenario's hosts.yml (child groups included) -> address."""
+    """A group's hosts in the scenario's hosts.yml (child groups included), in
+    the file's order -> address. A host in several groups may have its
+    ansible_host under any one of them."""
     groups = yaml.safe_load((INVENTORY / "hosts.yml").read_text())["all"]["children"]
-    entry = groups.get(group) or {}
-    hosts = {
-        name: str((v or {}).get("ansible_host")) for name, v in (entry.get("hosts") or {}).items()
+    addresses = {
+        name: str(hostvars["ansible_host"])
+        for entry in groups.values()
+        for name, hostvars in ((entry or {}).get("hosts") or {}).items()
+        if hostvars and "ansible_host" in hostvars
     }
-    for child in entry.get("children") or {}:
-        hosts.update(inventory_hosts(child))
-    return hosts
+
+    def members(name: str) -> list[str]:
+        entry = groups.get(name) or {}
+        found = list(entry.get("hosts") or {})
+        for child in entry.get("children") or {}:
+            found += [host for host in members(child) if host not in found]
+        return found
+
+    return {name: addresses.get(name, "") for name in members(group)}
 
 
-ADMIN_CONF = REPO / "artifacts" / inventory_var("kube_cluster_name", "kubesmith") / "admin.conf"
+ARTIFACTS = REPO / "artifacts" / inventory_var("kube_cluster_name", "kubesmith")
+ADMIN_CONF = ARTIFACTS / "admin.conf"
 VERSIONS = versions.load()
 KUBECTL = (
     bundle_dir() / "files/dl.k8s.io/release" / VERSIONS["kube_version"] / "bin/linux/amd64/kubectl"
@@ -56,7 +67,14 @@ PAGE = "app-v1: hello from production"
 NODE_PORT = 30080
 ETCD_HOSTS = tuple(inventory_hosts("etcd"))
 CONTROL_PLANES = tuple(inventory_hosts("control_plane"))
+WORKERS = tuple(inventory_hosts("workers"))
 K8S_NODES = tuple(inventory_hosts("k8s_cluster"))
+ADDRESSES = {**inventory_hosts("etcd"), **inventory_hosts("k8s_cluster")}
+# Two Kubernetes nodes for checks across nodes: the first worker, and the
+# second worker where there is one (default), else another node (ha, whose
+# one worker pairs with a control plane; every node runs the test pods).
+NEAR = WORKERS[0]
+FAR = next(name for name in (*WORKERS, *K8S_NODES) if name != NEAR)
 # Scenarios that share these tests on other node images (ha, on Debian 13)
 # run the cluster's own checks; checks of controller-side tooling and of
 # behaviour that does not depend on the node OS run once, in `default`.

@@ -9,8 +9,12 @@ import urllib.request
 import pytest
 
 from conftest import (
+    ADDRESSES,
     DNS_IP,
+    ETCD_HOSTS,
+    FAR,
     K8S_NODES,
+    NEAR,
     NODE_PORT,
     PAGE,
     app_pod,
@@ -56,8 +60,9 @@ def test_kubelets_evict_by_absolute_disk_sizes_and_see_no_pressure():
         assert "node.kubernetes.io/disk-pressure" not in taints, item["metadata"]["name"]
 
 
+ETCD = ETCD_HOSTS[0]
 ETCDCTL = (
-    "etcdctl --endpoints=https://192.168.60.10:2379 --cacert=/etc/etcd/pki/ca.crt "
+    f"etcdctl --endpoints=https://{ADDRESSES[ETCD]}:2379 --cacert=/etc/etcd/pki/ca.crt "
     "--command-timeout=5s"
 )
 CLIENT_CERT = (
@@ -66,16 +71,18 @@ CLIENT_CERT = (
 
 
 def test_etcd_healthy_over_mutual_tls(host):
-    etcd = other(host, "etcd1")
+    etcd = other(host, ETCD)
     result = etcd.run(f"{ETCDCTL} {CLIENT_CERT} endpoint health")
     assert result.rc == 0 and "is healthy" in result.stdout + result.stderr
 
 
 def test_etcd_refuses_a_client_without_certificate(host):
-    etcd = other(host, "etcd1")
+    etcd = other(host, ETCD)
     result = etcd.run(f"{ETCDCTL} endpoint health")
     assert result.rc != 0
-    tls = etcd.run("curl -sS -m 5 --cacert /etc/etcd/pki/ca.crt https://192.168.60.10:2379/health")
+    tls = etcd.run(
+        f"curl -sS -m 5 --cacert /etc/etcd/pki/ca.crt https://{ADDRESSES[ETCD]}:2379/health"
+    )
     assert tls.rc != 0, "TLS handshake without a client certificate must fail"
 
 
@@ -96,17 +103,17 @@ def test_pod_subnet_on_cni0_and_routes_via_flannel(host, nodes, workloads, name)
 
 
 def test_route_to_a_pod_on_another_node_uses_flannel(host, workloads):
-    worker1 = other(host, "worker1")
-    remote = workloads["worker2"]["status"]["podIP"]
-    local = workloads["worker1"]["status"]["podIP"]
-    assert "dev flannel.1" in worker1.check_output(f"ip route get {remote}")
-    # Negative control: a pod on worker1 itself is reached over cni0, not the overlay.
-    assert "dev cni0" in worker1.check_output(f"ip route get {local}")
+    near = other(host, NEAR)
+    remote = workloads[FAR]["status"]["podIP"]
+    local = workloads[NEAR]["status"]["podIP"]
+    assert "dev flannel.1" in near.check_output(f"ip route get {remote}")
+    # Negative control: a pod on the node itself is reached over cni0, not the overlay.
+    assert "dev cni0" in near.check_output(f"ip route get {local}")
 
 
 # 3. pod to pod across nodes, no NAT -----------------------------------------
 def test_pod_to_pod_across_nodes_keeps_the_client_address(workloads, nodes):
-    client, server = workloads["worker1"], workloads["worker2"]
+    client, server = workloads[NEAR], workloads[FAR]
     result = pod_exec(
         "kubesmith-test",
         client["metadata"]["name"],
@@ -116,7 +123,7 @@ def test_pod_to_pod_across_nodes_keeps_the_client_address(workloads, nodes):
         "5",
         f"http://{server['status']['podIP']}:8080/",
     )
-    assert result.stdout.strip() == "worker2", result.stderr
+    assert result.stdout.strip() == FAR, result.stderr
 
     def server_log():
         return kubectl("-n", "kubesmith-test", "logs", server["metadata"]["name"]).stdout
@@ -124,7 +131,7 @@ def test_pod_to_pod_across_nodes_keeps_the_client_address(workloads, nodes):
     client_ip = client["status"]["podIP"]
     assert wait_for(lambda: client_ip in server_log(), timeout=10), server_log()[-500:]
     # Negative control: the server never saw the client node's own address.
-    assert nodes["worker1"]["address"] not in server_log()
+    assert nodes[NEAR]["address"] not in server_log()
 
 
 # 4. services ---------------------------------------------------------------

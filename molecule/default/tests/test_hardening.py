@@ -20,8 +20,12 @@ import pytest
 import yaml
 
 from conftest import (
+    ADDRESSES,
     ADMIN_CONF,
+    ARTIFACTS,
     BIN,
+    CONTROL_PLANES,
+    ETCD_HOSTS,
     INVENTORY,
     K8S_NODES,
     REPO,
@@ -36,9 +40,10 @@ from conftest import (
 testinfra_hosts = ["cp1"]
 
 NAMESPACE = "kubesmith-hardening"
-KEYS = REPO / "artifacts" / "local" / "encryption" / "keys.yml"
+KEYS = ARTIFACTS / "encryption" / "keys.yml"
+ETCD = ETCD_HOSTS[0]
 ETCDCTL = (
-    "etcdctl --endpoints=https://192.168.60.10:2379 --cacert=/etc/etcd/pki/ca.crt "
+    f"etcdctl --endpoints=https://{ADDRESSES[ETCD]}:2379 --cacert=/etc/etcd/pki/ca.crt "
     "--cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key "
     "--command-timeout=5s"
 )
@@ -87,7 +92,7 @@ def etcd_key(name: str) -> str:
 
 def stored(host, name: str) -> bytes:
     """The Secret as etcd holds it, read with etcdctl over mutual TLS."""
-    out = other(host, "etcd1").check_output(f"{ETCDCTL} get {etcd_key(name)} -w json")
+    out = other(host, ETCD).check_output(f"{ETCDCTL} get {etcd_key(name)} -w json")
     kvs = json.loads(out).get("kvs", [])
     assert kvs, f"{etcd_key(name)} is not in etcd"
     return base64.b64decode(kvs[0]["value"])
@@ -96,9 +101,7 @@ def stored(host, name: str) -> bytes:
 def store(host, name: str, raw: bytes) -> None:
     """Write raw bytes to the Secret's etcd key, past the API server."""
     encoded = base64.b64encode(raw).decode()
-    other(host, "etcd1").check_output(
-        f"echo {encoded} | base64 -d | {ETCDCTL} put {etcd_key(name)}"
-    )
+    other(host, ETCD).check_output(f"echo {encoded} | base64 -d | {ETCDCTL} put {etcd_key(name)}")
 
 
 def encryption_keys() -> list[dict]:
@@ -163,9 +166,13 @@ def test_secret_from_before_encryption_is_plain_until_the_rewrite(host):
 
 # 2. audit log --------------------------------------------------------------
 def audit_events(host, needle: str) -> list[dict]:
-    """Events in the current and rotated audit logs whose line contains needle."""
-    result = host.run(f"grep -h -F -- {needle} {AUDIT_DIR}/*.log")
-    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    """Events in the current and rotated audit logs whose line contains needle,
+    on every control plane (the API endpoint may send a request to any)."""
+    lines = []
+    for name in CONTROL_PLANES:
+        result = other(host, name).run(f"grep -h -F -- {needle} {AUDIT_DIR}/*.log")
+        lines += result.stdout.splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def test_creating_a_secret_is_audited_without_its_value(host):
@@ -190,7 +197,9 @@ def test_creating_a_secret_is_audited_without_its_value(host):
     assert "requestObject" not in event and "responseObject" not in event
     encoded = base64.b64encode(value.encode()).decode()
     for needle in (value, encoded):
-        assert host.run(f"grep -r -l -F -- {needle} {AUDIT_DIR}").rc == 1, "value in the log"
+        for name in CONTROL_PLANES:
+            found = other(host, name).run(f"grep -r -l -F -- {needle} {AUDIT_DIR}")
+            assert found.rc == 1, f"value in the audit log on {name}"
     # Negative control: the same search finds the value where it is shown.
     shown = kubectl("-n", NAMESPACE, "get", "secret", "audited", "-o", "yaml").stdout
     assert encoded in shown

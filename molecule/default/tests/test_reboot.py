@@ -5,8 +5,10 @@ In its own module so that it runs after every other cluster check."""
 
 from conftest import (
     DNS_IP,
+    K8S_NODES,
     NODE_PORT,
     PAGE,
+    WORKERS,
     app_pod,
     kubectl,
     kubesmith,
@@ -21,7 +23,9 @@ testinfra_hosts = ["cp1"]
 def test_worker_comes_back_after_a_reboot(host, nodes):
     # The worker that runs the app: after the reboot its pod must work again.
     name = app_pod()["spec"]["nodeName"]
-    peer = next(n for n in ("worker1", "worker2") if n != name)
+    # Another node whose pod range it must route to again: a worker where
+    # there is another one, else a control plane.
+    peer = next(n for n in (*WORKERS, *K8S_NODES) if n != name)
     kubesmith("nodes", "stop", name)
     kubesmith("nodes", "start", name)
     kubectl("wait", "--for=condition=Ready", f"node/{name}", "--timeout=240s")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import CONTROL_PLANES, default_scenario_only, run_playbook
+from conftest import CONTROL_PLANES, ETCD_HOSTS, K8S_NODES, default_scenario_only, run_playbook
 
 pytestmark = default_scenario_only
 
@@ -53,7 +53,7 @@ def test_host_stage_refuses_before_installing(extra, message):
     result = run_playbook("prereqs.yml", "-e", extra)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    for host in ("cp1", "worker1", "worker2"):
+    for host in K8S_NODES:
         assert f"host '{host}': {message}" in output
     assert "TASK [node_prereqs" not in output, "node_prereqs ran after a failed host check"
     assert all(counts["changed"] == 0 for counts in _recap(output).values())
@@ -65,7 +65,7 @@ def test_host_stage_passes_the_unchanged_inventory():
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     recap = _recap(output)
-    assert {"etcd1", "cp1", "worker1", "worker2"} <= set(recap)
+    assert {*ETCD_HOSTS, *K8S_NODES} <= set(recap)
     assert all(c["failed"] == 0 and c["changed"] == 0 for c in recap.values())
 
 
