@@ -280,13 +280,15 @@ def test_profiling_is_off_on_the_control_plane(host):
     (10257) and the scheduler (10259). Negative controls, over the same
     connection and credentials: each answers /metrics, which also needs
     authorization, and the kubelet, which keeps its profiling handler (behind
-    nodes/proxy, which already allows exec), answers /debug/pprof/ through
-    the same API server: a check that could only see 404s would fail there."""
-    pprof = get_raw("/debug/pprof/")
-    assert pprof.returncode != 0 and "NotFound" in pprof.stderr, pprof.stderr
+    nodes/proxy, which already allows exec), answers /debug/pprof/cmdline
+    through the same API server: a check that could only see 404s would fail
+    there."""
+    for path in ("/debug/pprof/", "/debug/pprof/cmdline"):
+        pprof = get_raw(path)
+        assert pprof.returncode != 0 and "NotFound" in pprof.stderr, (path, pprof.stderr)
     assert get_raw("/metrics").returncode == 0
-    kubelet = get_raw("/api/v1/nodes/cp1/proxy/debug/pprof/")
-    assert kubelet.returncode == 0 and "Types of profiles available" in kubelet.stdout
+    kubelet = get_raw("/api/v1/nodes/cp1/proxy/debug/pprof/cmdline")
+    assert kubelet.returncode == 0 and "/usr/local/bin/kubelet" in kubelet.stdout, kubelet
     for port in (10257, 10259):
         off = on_cp1(host, port, "/debug/pprof/")
         assert off.rc != 0 and "NotFound" in off.stderr, (port, off.stderr)
