@@ -180,6 +180,8 @@ def longest_gap(calls: list[Call]) -> float:
 @pytest.fixture(scope="module")
 def probe_deployment():
     """A Deployment to scale through the VIP while a control plane is gone."""
+    # A namespace left by an interrupted run is removed first, not reused.
+    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=180s")
     kubectl("create", "namespace", NAMESPACE)
     kubectl(
         "-n", NAMESPACE, "create", "deployment", "probe", f"--image={TESTBOX}", "--", "sleep", "1d"

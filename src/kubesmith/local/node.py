@@ -143,6 +143,7 @@ class LocalNode:
         """Start systemd-nspawn in the background; return once it runs."""
         if self.running():
             return
+        self._remove_veth()
         dirs = cgroups.prepare(self.name)
         self._save_meta(cgroups=json.dumps([str(d) for d in dirs]))
         argv = [
@@ -200,11 +201,18 @@ class LocalNode:
         deadline = time.monotonic() + STOP_TIMEOUT
         while self.pid() is not None and time.monotonic() < deadline:
             time.sleep(0.1)
-        # The kernel removes the node's veth with its network namespace, a
-        # moment later; booting the same name before that fails ("File exists").
-        veth = Path(f"/sys/class/net/vb-{self.name}")
-        while veth.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        self._remove_veth()
+
+    def _remove_veth(self) -> None:
+        """Delete this machine's end of the node's veth pair once nothing runs.
+
+        The kernel removes it with the node's network namespace, but after a
+        kill that teardown can take a minute or more (many pod namespaces
+        go with it); booting the same name meanwhile fails ("File exists").
+        Deleting one end deletes the pair."""
+        veth = f"vb-{self.name}"
+        if self.pid() is None and Path(f"/sys/class/net/{veth}").exists():
+            subprocess.run(["ip", "link", "delete", veth], capture_output=True, check=False)
 
     def delete(self) -> None:
         """Kill the node and remove every trace of it."""
