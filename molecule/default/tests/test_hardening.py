@@ -129,27 +129,48 @@ def test_secret_is_ciphertext_in_etcd(host):
 
 
 @default_scenario_only
-def test_secret_from_before_encryption_is_plain_until_the_rewrite(host):
-    """Negative control: with encryption off, etcd holds the value in plain
-    text; turning encryption on changes only new writes (the Secret written
-    before stays readable and plain), and the role's one-time rewrite then
-    encrypts it."""
+def test_running_cluster_takes_changed_settings_through_kubeadm(host):
+    """Re-runs with changed settings reach the running control plane: kubeadm's
+    phases rewrite the static pod manifests (the kubelet restarts the
+    components) and store the configuration in the cluster; a re-run with
+    nothing changed then reports changed=0. Two settings change together, each
+    the negative control of a check elsewhere:
+
+    - encryption at rest off: etcd holds a new Secret's value in plain text;
+      turning encryption on changes only new writes (the Secret written before
+      stays readable and plain), and the role's one-time rewrite encrypts it;
+    - profiling on: /debug/pprof/ answers, where the profiling check sees 404s."""
     earlier = secret_value("encrypted-at-rest")
+    assert set(profiling_flags(host).values()) == {"false"}
     try:
-        succeeded(
+        on = succeeded(
             run_playbook(
-                "cluster.yml", *CONTROL_PLANE_ONLY, "-e", "kube_secrets_encryption_enabled=false"
+                "cluster.yml",
+                *CONTROL_PLANE_ONLY,
+                "-e",
+                "kube_secrets_encryption_enabled=false",
+                "-e",
+                "control_plane_profiling=true",
             )
         )
+        assert "kubeadm init phase control-plane all" in on.stdout
+        assert set(profiling_flags(host).values()) == {"true"}
+        assert uploaded_profiling() == "true"
+        assert wait_for(lambda: get_raw("/debug/pprof/").returncode == 0, timeout=60)
+        assert on_cp1(host, 10257, "/debug/pprof/").rc == 0
         # Switching off rewrote everything in plain text, the key kept for reading.
         assert earlier.encode() in stored(host, "encrypted-at-rest")
         value = create_secret("before-encryption")
         raw = stored(host, "before-encryption")
         assert value.encode() in raw and not raw.startswith(b"k8s:enc:")
 
-        succeeded(
+        off = succeeded(
             run_playbook("cluster.yml", *CONTROL_PLANE_ONLY, "--skip-tags", "secrets_rewrite")
         )
+        assert set(profiling_flags(host).values()) == {"false"}
+        assert uploaded_profiling() == "false"
+        assert "NotFound" in get_raw("/debug/pprof/").stderr
+        assert "kubeadm init phase upload-config all" in off.stdout
         after = create_secret("after-encryption")
         assert stored(host, "after-encryption").startswith(prefix(encryption_keys()[0]))
         assert after.encode() not in stored(host, "after-encryption")
@@ -162,6 +183,8 @@ def test_secret_from_before_encryption_is_plain_until_the_rewrite(host):
     assert value.encode() not in raw
     assert secret_value("before-encryption") == value
     assert earlier.encode() not in stored(host, "encrypted-at-rest")
+    again = succeeded(run_playbook("cluster.yml", *CONTROL_PLANE_ONLY))
+    assert re.search(r"cp1\s*:\s*ok=\d+\s+changed=0\s", again.stdout), again.stdout[-1500:]
 
 
 # 2. audit log --------------------------------------------------------------
@@ -309,33 +332,6 @@ def uploaded_profiling() -> str:
     config = kubectl_json("-n", "kube-system", "get", "configmap", "kubeadm-config")
     cluster = yaml.safe_load(config["data"]["ClusterConfiguration"])
     return next(a["value"] for a in cluster["apiServer"]["extraArgs"] if a["name"] == "profiling")
-
-
-@default_scenario_only
-def test_running_cluster_takes_changed_settings_through_kubeadm(host):
-    """A re-run with a changed setting reaches the running control plane:
-    kubeadm's phases rewrite the static pod manifests (the kubelet restarts
-    the components) and store the configuration in the cluster. Before the
-    change (profiling on), /debug/pprof/ answers: the control for the 404s
-    above. A re-run with nothing changed reports changed=0."""
-    assert set(profiling_flags(host).values()) == {"false"}
-    try:
-        on = succeeded(
-            run_playbook("cluster.yml", *CONTROL_PLANE_ONLY, "-e", "control_plane_profiling=true")
-        )
-        assert "kubeadm init phase control-plane all" in on.stdout
-        assert set(profiling_flags(host).values()) == {"true"}
-        assert uploaded_profiling() == "true"
-        assert wait_for(lambda: get_raw("/debug/pprof/").returncode == 0, timeout=60)
-        assert on_cp1(host, 10257, "/debug/pprof/").rc == 0
-    finally:
-        off = succeeded(run_playbook("cluster.yml", *CONTROL_PLANE_ONLY))
-    assert set(profiling_flags(host).values()) == {"false"}
-    assert uploaded_profiling() == "false"
-    assert "NotFound" in get_raw("/debug/pprof/").stderr
-    assert "kubeadm init phase upload-config all" in off.stdout
-    again = succeeded(run_playbook("cluster.yml", *CONTROL_PLANE_ONLY))
-    assert re.search(r"cp1\s*:\s*ok=\d+\s+changed=0\s", again.stdout), again.stdout[-1500:]
 
 
 def test_services_with_external_ips_are_refused():
