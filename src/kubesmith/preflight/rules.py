@@ -344,12 +344,7 @@ def check_api_loadbalancer(view: View, errors: list[str]) -> None:
         value = view.get(var)
         if value is not None and not low <= int(value) <= high:
             errors.append(f"{var}: {value} is outside {low}-{high}")
-    iface = view.get("api_loadbalancer_vip_interface")
-    if iface and not IFNAME_RE.match(str(iface)):
-        errors.append(
-            f"api_loadbalancer_vip_interface: '{iface}' is not a Linux interface name "
-            f"(1-15 characters, no '/', ':' or spaces)"
-        )
+    check_interface_name(view, "api_loadbalancer_vip_interface", errors)
     password = view.get("api_loadbalancer_auth_pass")
     if password and not VRRP_PASSWORD_RE.match(str(password)):
         errors.append(
@@ -447,6 +442,15 @@ def check_ports(view: View, errors: list[str]) -> None:
         errors.append(f"pod_network_vxlan_vni: {vni} is not a VXLAN network id (1-16777215)")
 
 
+def check_interface_name(view: View, var: str, errors: list[str]) -> None:
+    iface = view.get(var)
+    if iface and not IFNAME_RE.match(str(iface)):
+        errors.append(
+            f"{var}: '{iface}' is not a Linux interface name "
+            f"(1-15 characters, no '/', ':' or spaces)"
+        )
+
+
 def check_pod_network(view: View, errors: list[str]) -> None:
     mtu = view.get("pod_network_mtu")
     if mtu is not None and not 576 <= int(mtu) <= 9000 - VXLAN_OVERHEAD:
@@ -454,12 +458,7 @@ def check_pod_network(view: View, errors: list[str]) -> None:
             f"pod_network_mtu: {mtu} is outside 576-{9000 - VXLAN_OVERHEAD}: use the node "
             f"link's MTU minus {VXLAN_OVERHEAD} (1450 on a 1500 link)"
         )
-    iface = view.get("pod_network_iface")
-    if iface and not IFNAME_RE.match(str(iface)):
-        errors.append(
-            f"pod_network_iface: '{iface}' is not a Linux interface name (1-15 characters, "
-            f"no '/', ':' or spaces)"
-        )
+    check_interface_name(view, "pod_network_iface", errors)
     for var in CIDR_LIST_SETTINGS:
         for value in view.get(var) or []:
             try:
