@@ -30,26 +30,36 @@ KUBEADM = (
     / "bin/linux/amd64/kubeadm"
 )
 
-INVENTORY = f"""
-all:
-  vars:
-    ansible_connection: local
-    ansible_python_interpreter: {sys.executable}
-  children:
-    etcd:
-      hosts:
-        etcd1: {{ansible_host: 192.168.60.10}}
-    control_plane:
-      hosts:
-        cp1: {{ansible_host: 192.168.60.11}}
-    workers:
-      hosts:
-        worker1: {{ansible_host: 192.168.60.21}}
-    k8s_cluster:
-      children:
-        control_plane:
-        workers:
-"""
+
+def inventory(etcd: dict, control_plane: dict, workers: dict) -> str:
+    """A local-connection inventory with the project's groups."""
+    return yaml.safe_dump(
+        {
+            "all": {
+                "vars": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                },
+                "children": {
+                    "etcd": {"hosts": etcd},
+                    "control_plane": {"hosts": control_plane},
+                    "workers": {"hosts": workers},
+                    "k8s_cluster": {"children": {"control_plane": None, "workers": None}},
+                },
+            }
+        }
+    )
+
+
+def host(address: str) -> dict:
+    return {"ansible_host": address}
+
+
+INVENTORY = inventory(
+    {"etcd1": host("192.168.60.10")},
+    {"cp1": host("192.168.60.11")},
+    {"worker1": host("192.168.60.21")},
+)
 
 PLAYBOOK = """
 - name: Render the control plane's configuration files
@@ -287,30 +297,11 @@ def test_kubeadm_accepts_the_configuration(rendered):
 # role's vars and what the first control plane answers (stand-ins here). The
 # endpoint comes as -e: the play's vars_files (the kube role's defaults) would
 # override the inventory's.
-HA_INVENTORY = f"""
-all:
-  vars:
-    ansible_connection: local
-    ansible_python_interpreter: {sys.executable}
-  children:
-    etcd:
-      hosts:
-        cp1:
-        cp2:
-        cp3:
-    control_plane:
-      hosts:
-        cp1: {{ansible_host: 192.168.60.11}}
-        cp2: {{ansible_host: 192.168.60.12}}
-        cp3: {{ansible_host: 192.168.60.13}}
-    workers:
-      hosts:
-        worker1: {{ansible_host: 192.168.60.21}}
-    k8s_cluster:
-      children:
-        control_plane:
-        workers:
-"""
+HA_INVENTORY = inventory(
+    {"cp1": None, "cp2": None, "cp3": None},
+    {f"cp{i}": host(f"192.168.60.{10 + i}") for i in (1, 2, 3)},
+    {"worker1": host("192.168.60.21")},
+)
 
 JOIN_PLAYBOOK = """
 - name: Render the join configuration of a further control plane
