@@ -70,6 +70,21 @@ CONTROL_PLANES = tuple(inventory_hosts("control_plane"))
 WORKERS = tuple(inventory_hosts("workers"))
 K8S_NODES = tuple(inventory_hosts("k8s_cluster"))
 ADDRESSES = {**inventory_hosts("etcd"), **inventory_hosts("k8s_cluster")}
+ETCD_CLIENT_CERT = (
+    "--cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key"
+)
+
+
+def etcdctl_command(member: str, client_cert: bool = True) -> str:
+    """etcdctl against one member over TLS; with the health-check client's
+    certificate unless client_cert is false (a client the member must refuse)."""
+    cert = f" {ETCD_CLIENT_CERT}" if client_cert else ""
+    return (
+        f"etcdctl --endpoints=https://{ADDRESSES[member]}:2379 --cacert=/etc/etcd/pki/ca.crt"
+        f"{cert} --command-timeout=5s"
+    )
+
+
 # Two Kubernetes nodes for checks across nodes: the first worker, and the
 # second worker where there is one (default), else another node (ha, whose
 # one worker pairs with a control plane; every node runs the test pods).

@@ -18,6 +18,7 @@ from conftest import (
     NODE_PORT,
     PAGE,
     app_pod,
+    etcdctl_command,
     kubectl,
     kubectl_json,
     other,
@@ -61,24 +62,17 @@ def test_kubelets_evict_by_absolute_disk_sizes_and_see_no_pressure():
 
 
 ETCD = ETCD_HOSTS[0]
-ETCDCTL = (
-    f"etcdctl --endpoints=https://{ADDRESSES[ETCD]}:2379 --cacert=/etc/etcd/pki/ca.crt "
-    "--command-timeout=5s"
-)
-CLIENT_CERT = (
-    "--cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key"
-)
 
 
 def test_etcd_healthy_over_mutual_tls(host):
     etcd = other(host, ETCD)
-    result = etcd.run(f"{ETCDCTL} {CLIENT_CERT} endpoint health")
+    result = etcd.run(f"{etcdctl_command(ETCD)} endpoint health")
     assert result.rc == 0 and "is healthy" in result.stdout + result.stderr
 
 
 def test_etcd_refuses_a_client_without_certificate(host):
     etcd = other(host, ETCD)
-    result = etcd.run(f"{ETCDCTL} endpoint health")
+    result = etcd.run(f"{etcdctl_command(ETCD, client_cert=False)} endpoint health")
     assert result.rc != 0
     tls = etcd.run(
         f"curl -sS -m 5 --cacert /etc/etcd/pki/ca.crt https://{ADDRESSES[ETCD]}:2379/health"

@@ -28,6 +28,7 @@ from conftest import (
     K8S_NODES,
     KUBECTL,
     TESTBOX,
+    etcdctl_command,
     inventory_var,
     kubectl,
     kubectl_json,
@@ -50,11 +51,6 @@ NAMESPACE = "kubesmith-ha"
 # The goal for the VIP to answer from another control plane after its holder
 # goes away is 10 s; the tests fail beyond this hard bound and print the figure.
 FAILOVER_BOUND_SECONDS = 30
-ETCDCTL = (
-    "etcdctl --endpoints=https://{address}:2379 --cacert=/etc/etcd/pki/ca.crt "
-    "--cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key "
-    "--command-timeout=5s"
-)
 
 
 # -- helpers ------------------------------------------------------------------
@@ -76,7 +72,7 @@ def node_sh(name: str, command: str, timeout: float = 30) -> subprocess.Complete
 
 def etcdctl(member: str, args: str) -> subprocess.CompletedProcess:
     """etcdctl on ``member`` against its own endpoint, with the client certificate."""
-    return node_sh(member, f"{ETCDCTL.format(address=ADDRESSES[member])} {args}")
+    return node_sh(member, f"{etcdctl_command(member)} {args}")
 
 
 def vip_holders(up: tuple[str, ...] = CONTROL_PLANES) -> list[str]:

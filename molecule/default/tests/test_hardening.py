@@ -20,7 +20,6 @@ import pytest
 import yaml
 
 from conftest import (
-    ADDRESSES,
     ADMIN_CONF,
     ARTIFACTS,
     BIN,
@@ -30,6 +29,7 @@ from conftest import (
     K8S_NODES,
     REPO,
     default_scenario_only,
+    etcdctl_command,
     kubectl,
     kubectl_json,
     other,
@@ -42,11 +42,7 @@ testinfra_hosts = ["cp1"]
 NAMESPACE = "kubesmith-hardening"
 KEYS = ARTIFACTS / "encryption" / "keys.yml"
 ETCD = ETCD_HOSTS[0]
-ETCDCTL = (
-    f"etcdctl --endpoints=https://{ADDRESSES[ETCD]}:2379 --cacert=/etc/etcd/pki/ca.crt "
-    "--cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key "
-    "--command-timeout=5s"
-)
+ETCDCTL = etcdctl_command(ETCD)
 AUDIT_DIR = "/var/log/kubernetes/audit"
 APISERVER_MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 ENCRYPTION_CONFIG = "/etc/kubernetes/enc/encryption-config.yaml"
