@@ -37,12 +37,19 @@ def roles(roles_dir: Path) -> list[Path]:
     return sorted(p for p in roles_dir.iterdir() if (p / "meta" / "argument_specs.yml").is_file())
 
 
+# The entry point that holds a role's settings: `main` (Ansible validates it when
+# the role runs), or `settings` for the kube role, whose settings every role
+# shares and only the inventory check validates (see its argument_specs.yml).
+ENTRY_POINTS = ("main", "settings")
+
+
 def load_settings(roles_dir: Path) -> dict[str, Setting]:
-    """Every option of every role's `main` entry point, by variable name."""
+    """Every option of every role's settings entry point, by variable name."""
     settings: dict[str, Setting] = {}
     for role in roles(roles_dir):
         data = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())
-        options = data["argument_specs"]["main"].get("options") or {}
+        entry = next(data["argument_specs"][e] for e in ENTRY_POINTS if e in data["argument_specs"])
+        options = entry.get("options") or {}
         for name, spec in options.items():
             settings[name] = Setting(name=name, role=role.name, spec=spec or {})
     return settings
