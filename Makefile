@@ -58,7 +58,10 @@ down-vagrant:
 	KUBESMITH_INVENTORY=$(VAGRANT_INVENTORY) vagrant destroy --force
 	rm -f $(VAGRANT_INVENTORY)/vagrant-ssh.yml
 
-test: setup lint bundle unit vagrant-vm-test molecule
+# Every stage, timed (scripts/test-stages): setup, lint, bundle, then the
+# molecule scenarios with unit and vagrant-vm-test beside them.
+test:
+	scripts/test-stages
 
 lint: setup
 	$(BIN)/yamllint --strict .

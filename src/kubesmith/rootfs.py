@@ -2,7 +2,10 @@
 
 Node images and the bases of the bundle's container images are all built the
 same way: debootstrap once per (release, package set, recipe), into a temporary
-directory that is renamed into place only when complete.
+directory that is renamed into place only when complete. A lock file beside
+the cache entry makes a second process that needs the same root filesystem
+(make test runs the unit tests beside the molecule scenarios) wait for the
+first one's build instead of building it again.
 """
 
 import hashlib
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from kubesmith import log
 from kubesmith.errors import KubesmithError
+from kubesmith.locks import exclusive
 from kubesmith.paths import cache_dir
 from kubesmith.proc import run
 
@@ -49,6 +53,20 @@ def ensure_rootfs(
     if os.geteuid() != 0:
         raise KubesmithError(f"building the {kind} root filesystem needs root (debootstrap)")
     target.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(target.parent / f".{target.name}.lock", f"building {target.name}"):
+        if (target / "rootfs/etc/os-release").exists():
+            return target / "rootfs"
+        return _build(target, kind, release, packages, customise)
+
+
+def _build(
+    target: Path,
+    kind: str,
+    release: str,
+    packages: Sequence[str],
+    customise: Callable[[Path], None] | None,
+) -> Path:
+    """debootstrap into a temporary directory, then rename it to ``target``."""
     log.info(f"building {target.name} with debootstrap from {mirror()} (about 1 min)")
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
         rootfs = Path(tmp) / "rootfs"

@@ -15,6 +15,7 @@ from kubesmith.errors import KubesmithError
 from kubesmith.inventory import LocalNetwork, LocalSpec, NodeSpec
 from kubesmith.local import image, network, services
 from kubesmith.local.node import LocalNode, NodeConfig, nodes_dir
+from kubesmith.locks import exclusive
 from kubesmith.proc import run, tail
 
 SSH_TIMEOUT = 120.0
@@ -165,7 +166,8 @@ def create(spec: LocalSpec) -> None:
     _check_disk(spec)
     _raise_inotify_limit()
     rootfs = image.ensure_image(spec.release)
-    authorized = _ensure_client_key(spec.ssh_key)
+    with exclusive(spec.ssh_key.parent / ".lock", "SSH client key"):
+        authorized = _ensure_client_key(spec.ssh_key)
     network.ensure_bridge(spec.network)
     network.apply_firewall(spec.network)
     services.ensure_services(spec.network)
@@ -179,7 +181,8 @@ def create(spec: LocalSpec) -> None:
         host_keys[node.name] = local.dir / "ssh_host_ed25519_key.pub"
         local.prepare(rootfs, cfg, host_keys[node.name])
         local.boot(spec.network.bridge)
-    _record_host_keys(spec, host_keys)
+    with exclusive(spec.ssh_key.parent / ".lock", "known_hosts"):
+        _record_host_keys(spec, host_keys)
     _wait_for_ssh(spec)
     log.info(f"{len(spec.nodes)} nodes ready on {spec.network.bridge}")
 
