@@ -4,12 +4,19 @@ Network safety: node traffic may reach the other nodes on the same bridge and
 the host itself (package proxy, mirror, DNS forwarder), nothing else. The host
 never forwards or NATs it to another interface unless the inventory asks for
 egress NAT explicitly (``local_nodes_egress_nat: true``).
+
+The chains are shared by every bridge, so changing them is locked between
+kubesmith processes (make test creates the unit tests' nodes beside the
+molecule scenarios'): each one checks and changes them in turn.
 """
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from kubesmith.inventory import LocalNetwork
+from kubesmith.locks import exclusive
+from kubesmith.paths import state_dir
 from kubesmith.proc import run
 
 CHAIN = "KUBESMITH-FWD"
@@ -81,30 +88,40 @@ def _remove(
         _ipt(binary, netns, "-t", table, "-X", chain)
 
 
+@contextmanager
+def _firewall_lock(netns: str | None) -> Iterator[None]:
+    """One process at a time changes the chains of the host (or of ``netns``)."""
+    lock = state_dir() / "locks" / f"firewall-{netns or 'host'}.lock"
+    with exclusive(lock, "changing the firewall"):
+        yield
+
+
 def apply_firewall(net: LocalNetwork, netns: str | None = None) -> None:
     """Install the bridge's forward (and optional NAT) rules, idempotently."""
-    for binary in IPTABLES:
-        _ensure_chain(binary, "filter", CHAIN, "FORWARD", netns)
-        _apply(binary, "filter", CHAIN, forward_rules(net), netns)
-    if net.egress_nat:
-        _ensure_chain("iptables", "nat", NAT_CHAIN, "POSTROUTING", netns)
-        _apply("iptables", "nat", NAT_CHAIN, nat_rules(net), netns)
-        _sysctl(netns, "net.ipv4.ip_forward", "1")
+    with _firewall_lock(netns):
+        for binary in IPTABLES:
+            _ensure_chain(binary, "filter", CHAIN, "FORWARD", netns)
+            _apply(binary, "filter", CHAIN, forward_rules(net), netns)
+        if net.egress_nat:
+            _ensure_chain("iptables", "nat", NAT_CHAIN, "POSTROUTING", netns)
+            _apply("iptables", "nat", NAT_CHAIN, nat_rules(net), netns)
+            _sysctl(netns, "net.ipv4.ip_forward", "1")
 
 
 def remove_firewall(net: LocalNetwork, netns: str | None = None) -> None:
     """Remove exactly the rules apply_firewall added for this bridge."""
     everything = LocalNetwork(bridge=net.bridge, gateway=net.gateway, egress_nat=True)
-    for binary in IPTABLES:
-        _remove(
-            binary,
-            "filter",
-            CHAIN,
-            "FORWARD",
-            forward_rules(everything) + forward_rules(net),
-            netns,
-        )
-    _remove("iptables", "nat", NAT_CHAIN, "POSTROUTING", nat_rules(everything), netns)
+    with _firewall_lock(netns):
+        for binary in IPTABLES:
+            _remove(
+                binary,
+                "filter",
+                CHAIN,
+                "FORWARD",
+                forward_rules(everything) + forward_rules(net),
+                netns,
+            )
+        _remove("iptables", "nat", NAT_CHAIN, "POSTROUTING", nat_rules(everything), netns)
 
 
 def _sysctl(netns: str | None, key: str, value: str) -> None:
