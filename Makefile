@@ -10,7 +10,7 @@ SCENARIOS ?= node_prereqs offline_mirror default ha
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup host-packages up down up-local up-vagrant down-local down-vagrant down-cluster test vagrant-vm-test lint bundle bundle-ensure mirror unit molecule bench clean
+.PHONY: node-images setup host-packages up down up-local up-vagrant down-local down-vagrant down-cluster test vagrant-vm-test lint bundle bundle-ensure mirror unit molecule bench clean
 
 setup: $(STAMP)
 
@@ -95,6 +95,10 @@ vagrant-vm-test: setup
 
 molecule: setup
 	scripts/run-scenarios $(SCENARIOS)
+
+# The node images the scenarios boot (cached; make test builds them beside the bundle).
+node-images: setup
+	for s in $(SCENARIOS); do $(BIN)/kubesmith -i molecule/$$s/inventory nodes image || exit 1; done
 
 bench: setup
 	$(BIN)/python bench/nodes_create.py

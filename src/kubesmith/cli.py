@@ -42,6 +42,7 @@ def _whole(action: Callable[[LocalSpec], None]) -> Callable[..., int]:
 
 NODE_VERBS: dict[str, Callable[[LocalSpec, argparse.Namespace], int]] = {
     "create": _whole(provider.create),
+    "image": _whole(provider.prepare_image),
     "delete": _whole(provider.delete),
     "list": _nodes_list,
     "ssh": _nodes_ssh,
@@ -64,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
         dest="verb", required=True
     )
     nodes.add_parser("create", help="create and boot every inventory host; wait for SSH")
+    nodes.add_parser(
+        "image", help="build the node image for the inventory's release (cached; create uses it)"
+    )
     nodes.add_parser("delete", help="remove the nodes, their bridge and firewall rules")
     nodes.add_parser("list", help="show each inventory host and its state")
     for verb, text in (("stop", "power a node off"), ("start", "boot a stopped node")):

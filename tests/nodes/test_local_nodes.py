@@ -99,6 +99,14 @@ def test_unknown_node_is_a_clear_error(inventory):
     assert "no host nope in this inventory (hosts: lt1, lt2)" in result.stderr
 
 
+def test_image_is_built_alone_and_makes_no_node(inventory):
+    result = cli(inventory, "nodes", "image")
+    image = result.stderr.strip().rsplit(": ", 1)[-1]
+    assert "node image for Debian bookworm" in result.stderr
+    assert Path(image, "rootfs/etc/os-release").is_file()
+    assert not _leftovers()
+
+
 def test_trixie_nodes_are_selectable(tmp_path):
     inv = write_inventory(
         tmp_path, {"lt-trixie": "192.168.65.10"}, "ksbr-lx", "192.168.65.1/24", release="trixie"

@@ -159,6 +159,13 @@ def _raise_inotify_limit() -> None:
         log.info(f"raised fs.inotify.max_user_instances from {current} to {MIN_INOTIFY_INSTANCES}")
 
 
+def prepare_image(spec: LocalSpec) -> None:
+    """Build the node image for the inventory's release now, unless it is cached."""
+    _require_root()
+    rootfs = image.ensure_image(spec.release)
+    log.info(f"node image for Debian {spec.release}: {rootfs.parent}")
+
+
 def create(spec: LocalSpec) -> None:
     """Create and boot every node of the inventory; wait until all answer SSH."""
     _require_root()
