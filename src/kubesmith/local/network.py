@@ -11,8 +11,8 @@ molecule scenarios'): each one checks and changes them in turn.
 """
 
 import ipaddress
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 from kubesmith.inventory import LocalNetwork
 from kubesmith.locks import exclusive
@@ -88,12 +88,11 @@ def _remove(
         _ipt(binary, netns, "-t", table, "-X", chain)
 
 
-@contextmanager
-def _firewall_lock(netns: str | None) -> Iterator[None]:
+def _firewall_lock(netns: str | None) -> AbstractContextManager[None]:
     """One process at a time changes the chains of the host (or of ``netns``)."""
-    lock = state_dir() / "locks" / f"firewall-{netns or 'host'}.lock"
-    with exclusive(lock, "changing the firewall"):
-        yield
+    return exclusive(
+        state_dir() / "locks" / f"firewall-{netns or 'host'}.lock", "changing the firewall"
+    )
 
 
 def apply_firewall(net: LocalNetwork, netns: str | None = None) -> None:

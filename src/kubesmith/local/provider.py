@@ -8,6 +8,7 @@ import dataclasses
 import os
 import socket
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from kubesmith import log, mirror
@@ -45,26 +46,36 @@ def _require_root() -> None:
         raise KubesmithError("local nodes need root (systemd-nspawn, bridges, iptables)")
 
 
+def _ssh_files_lock(key: Path) -> AbstractContextManager[None]:
+    """The SSH client key and known_hosts beside it, one kubesmith process at a time.
+    The lock file lives in the key's folder, which is made private first."""
+    key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return exclusive(key.parent / ".lock", "SSH key files")
+
+
 def _ensure_client_key(key: Path) -> str:
-    if not key.exists():
-        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kubesmith", "-f", key],
-            what=f"generate SSH key {key}",
-        )
-    return key.with_suffix(".pub").read_text()
+    with _ssh_files_lock(key):
+        if not key.exists():
+            run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kubesmith", "-f", key],
+                what=f"generate SSH key {key}",
+            )
+        return key.with_suffix(".pub").read_text()
 
 
 def _record_host_keys(spec: LocalSpec, keys: dict[str, Path]) -> None:
-    path = known_hosts(spec)
-    ours = {str(n.address) for n in spec.nodes}
-    kept = []
-    if path.exists():
-        kept = [line for line in path.read_text().splitlines() if line.split(" ")[0] not in ours]
-    for node in spec.nodes:
-        kind, blob = keys[node.name].read_text().split()[:2]
-        kept.append(f"{node.address} {kind} {blob}")
-    path.write_text("\n".join(kept) + "\n")
+    with _ssh_files_lock(spec.ssh_key):
+        path = known_hosts(spec)
+        ours = {str(n.address) for n in spec.nodes}
+        kept = []
+        if path.exists():
+            kept = [
+                line for line in path.read_text().splitlines() if line.split(" ")[0] not in ours
+            ]
+        for node in spec.nodes:
+            kind, blob = keys[node.name].read_text().split()[:2]
+            kept.append(f"{node.address} {kind} {blob}")
+        path.write_text("\n".join(kept) + "\n")
 
 
 def _answers_ssh(spec: LocalSpec, address: str) -> bool:
@@ -173,8 +184,7 @@ def create(spec: LocalSpec) -> None:
     _check_disk(spec)
     _raise_inotify_limit()
     rootfs = image.ensure_image(spec.release)
-    with exclusive(spec.ssh_key.parent / ".lock", "SSH client key"):
-        authorized = _ensure_client_key(spec.ssh_key)
+    authorized = _ensure_client_key(spec.ssh_key)
     network.ensure_bridge(spec.network)
     network.apply_firewall(spec.network)
     services.ensure_services(spec.network)
@@ -188,8 +198,7 @@ def create(spec: LocalSpec) -> None:
         host_keys[node.name] = local.dir / "ssh_host_ed25519_key.pub"
         local.prepare(rootfs, cfg, host_keys[node.name])
         local.boot(spec.network.bridge)
-    with exclusive(spec.ssh_key.parent / ".lock", "known_hosts"):
-        _record_host_keys(spec, host_keys)
+    _record_host_keys(spec, host_keys)
     _wait_for_ssh(spec)
     log.info(f"{len(spec.nodes)} nodes ready on {spec.network.bridge}")
 
